@@ -1,0 +1,38 @@
+# The two commands: `make demo` (one episode of each format, end to end) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export EPOCHPOD_HOME ?= $(CURDIR)/.epochpod
+export DAGSTER_HOME ?= $(EPOCHPOD_HOME)/dagster
+
+.PHONY: install demo test ui lint format clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/epochpod demo
+
+test: install
+	$(BIN)/python -m pytest
+
+ui: install
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy epochpod_assets
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(EPOCHPOD_HOME)

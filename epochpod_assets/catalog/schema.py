@@ -1,0 +1,114 @@
+"""The catalog's tables. Column names mirror the web app's original Prisma model in snake_case,
+so the web app and the pipeline can share the `episodes` table (which is also the queue).
+
+Changing a table here needs a migration in `migrations/versions/`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+TIMESTAMP = sa.DateTime(timezone=True)
+
+episodes = sa.Table(
+    "episodes",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("type", sa.String(16), nullable=False),  # INTERVIEW | DEBATE | ADVENTURE
+    sa.Column("status", sa.String(16), nullable=False, server_default="DRAFT"),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("subtitle", sa.Text),
+    sa.Column("description", sa.Text),
+    sa.Column("topic", sa.Text),
+    sa.Column("era", sa.Text),
+    sa.Column("audio_url", sa.Text),
+    sa.Column("audio_bytes", sa.BigInteger),
+    sa.Column("transcript", sa.Text),
+    sa.Column("duration_seconds", sa.Integer),
+    sa.Column("sources", sa.JSON),
+    sa.Column("user_id", sa.String(64)),
+    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("generation_status", sa.String(32), nullable=False, server_default="PENDING"),
+    sa.Column("generation_progress", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("generation_started_at", TIMESTAMP),
+    sa.Column("generation_completed_at", TIMESTAMP),
+    sa.Column("generation_error", sa.Text),
+    sa.Column("generation_job_id", sa.String(64)),
+    # Bumped by a deliberate regeneration (`epochpod retry`): part of the sensor's run key, so
+    # the same request never launches twice but a retry launches once more.
+    sa.Column("generation_attempt", sa.Integer, nullable=False, server_default="0"),
+    # When the sensor last asked Dagster for a run. A request whose run never appeared comes
+    # back after a lease instead of being lost.
+    sa.Column("queued_at", TIMESTAMP),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    sa.Column("published_at", TIMESTAMP),
+    sa.Index("ix_episodes_queue", "generation_status", "created_at", "id"),
+)
+
+interview_details = sa.Table(
+    "interview_details",
+    metadata,
+    sa.Column(
+        "episode_id", sa.String(40), sa.ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("host_name", sa.Text, nullable=False),
+    sa.Column("host_voice", sa.String(32), nullable=False),
+    sa.Column("guest_name", sa.Text, nullable=False),
+    sa.Column("guest_role", sa.Text),
+    sa.Column("guest_era", sa.Text),
+    sa.Column("guest_voice", sa.String(32), nullable=False),
+    sa.Column("topic", sa.Text),
+    sa.Column("questions", sa.JSON),
+    sa.Column("dialogue", sa.JSON),
+)
+
+debate_details = sa.Table(
+    "debate_details",
+    metadata,
+    sa.Column(
+        "episode_id", sa.String(40), sa.ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("moderator_name", sa.Text, nullable=False),
+    sa.Column("moderator_voice", sa.String(32), nullable=False),
+    sa.Column("topic", sa.Text),
+    sa.Column("participants", sa.JSON),  # [{name, position, voice}]
+    sa.Column("rounds", sa.JSON),  # [{title, turns: [{speaker, text}]}]
+)
+
+adventure_details = sa.Table(
+    "adventure_details",
+    metadata,
+    sa.Column(
+        "episode_id", sa.String(40), sa.ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("narrator_voice", sa.String(32), nullable=False),
+    sa.Column("entry_node", sa.String(40), nullable=False),
+    # {node_id: {title, choices: [{label, next}], audio_url, audio_bytes, duration_seconds}}
+    sa.Column("story_map", sa.JSON, nullable=False),
+)
+
+generation_metrics = sa.Table(
+    "generation_metrics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "episode_id", sa.String(40), sa.ForeignKey("episodes.id", ondelete="CASCADE"), index=True
+    ),
+    sa.Column("type", sa.String(16), nullable=False),
+    # One row per stage run (outline, script, audio), failed ones included: money spent on a
+    # failed attempt is still spent. Per-episode totals are sums; regenerations add up.
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("llm_calls", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("prompt_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("completion_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("llm_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("tts_calls", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("tts_characters", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("estimated_usd", sa.Float, nullable=False, server_default="0"),
+    sa.Column("wall_seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+)

@@ -1,0 +1,347 @@
+"""Reads and writes of the catalog. The `episodes` table doubles as the request queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import secrets
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from epochpod_assets.catalog.schema import (
+    adventure_details,
+    debate_details,
+    episodes,
+    generation_metrics,
+    interview_details,
+)
+from epochpod_assets.providers.base import Usage
+from epochpod_assets.requests import (
+    FORMAT_TYPES,
+    AdventureRequest,
+    DebateRequest,
+    InterviewRequest,
+)
+from epochpod_assets.status import Stage
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DETAIL_TABLES = {
+    "INTERVIEW": interview_details,
+    "DEBATE": debate_details,
+    "ADVENTURE": adventure_details,
+}
+# Any Postgres-wide constant works; it keeps two processes from migrating at once.
+_MIGRATION_LOCK_ID = 7_302_114
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_episode_id() -> str:
+    # Time-ordered so ids sort like the queue; never contains a comma or a slash, so it is a
+    # valid Dagster partition key and a safe object-key component.
+    return f"ep-{time.time_ns() // 1_000_000:012x}{secrets.token_hex(4)}"
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+@dataclass(frozen=True)
+class EpisodeStats:
+    llm_tokens: int
+    tts_characters: int
+    estimated_usd: float
+    wall_seconds: float
+
+
+class Catalog:
+    """The catalog database: SQLite file by default, PostgreSQL in production."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _make_engine(url)
+
+    # --- schema ---------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (cheap when already there)."""
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        with self.engine.connect() as conn:
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
+        with self._migration_lock(), self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            config = _alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        # SQLite has no advisory locks; a lock file beside the database does the same job.
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # --- intake ---------------------------------------------------------------------------
+
+    def enqueue(self, request: InterviewRequest | DebateRequest | AdventureRequest) -> str:
+        now = utcnow()
+        episode_id = new_episode_id()
+        with self.engine.begin() as conn:
+            conn.execute(
+                episodes.insert().values(
+                    id=episode_id,
+                    type=FORMAT_TYPES[request.format],
+                    status="DRAFT",
+                    title=placeholder_title(request),
+                    topic=getattr(request, "topic", None) or getattr(request, "setting", None),
+                    user_id=request.user_id,
+                    request=request.model_dump(mode="json"),
+                    generation_status=Stage.PENDING.value,
+                    generation_progress=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return episode_id
+
+    # --- the queue --------------------------------------------------------------------------
+
+    def pending(self, limit: int, lease: dt.timedelta) -> list[dict[str, Any]]:
+        """Oldest PENDING requests not asked for within the lease, in creation order."""
+        stale = utcnow() - lease
+        query = (
+            sa.select(episodes.c.id, episodes.c.type, episodes.c.request, episodes.c.generation_attempt)
+            .where(episodes.c.generation_status == Stage.PENDING.value)
+            .where(sa.or_(episodes.c.queued_at.is_(None), episodes.c.queued_at < stale))
+            .order_by(episodes.c.created_at, episodes.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def mark_queued(self, episode_ids: Sequence[str]) -> None:
+        if not episode_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                episodes.update()
+                .where(episodes.c.id.in_(episode_ids))
+                .where(episodes.c.generation_status == Stage.PENDING.value)
+                .values(queued_at=utcnow())
+            )
+
+    def requeue(self, episode_id: str) -> int:
+        """Ask for a deliberate regeneration: PENDING again, under a new attempt number."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(episodes.c.generation_status, episodes.c.generation_attempt).where(
+                    episodes.c.id == episode_id
+                )
+            ).one_or_none()
+            if row is None:
+                raise KeyError(episode_id)
+            attempt = int(row.generation_attempt) + 1
+            conn.execute(
+                episodes.update()
+                .where(episodes.c.id == episode_id)
+                .values(
+                    generation_status=Stage.PENDING.value,
+                    generation_progress=0,
+                    generation_error=None,
+                    generation_attempt=attempt,
+                    queued_at=None,
+                    updated_at=utcnow(),
+                )
+            )
+        return attempt
+
+    # --- generation ---------------------------------------------------------------------------
+
+    def set_stage(self, episode_id: str, stage: Stage, run_id: str | None = None) -> None:
+        values: dict[str, Any] = {
+            "generation_status": stage.value,
+            "generation_progress": stage.progress,
+            "generation_error": None,
+            "updated_at": utcnow(),
+        }
+        if stage is Stage.GENERATING_OUTLINE:
+            values["generation_started_at"] = utcnow()
+            values["generation_completed_at"] = None
+        if run_id:
+            values["generation_job_id"] = run_id
+        self._update(episode_id, values)
+
+    def set_progress(self, episode_id: str, progress: int) -> None:
+        """Raise progress within the current stage; never moves it backwards."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                episodes.update()
+                .where(episodes.c.id == episode_id)
+                .where(episodes.c.generation_progress < progress)
+                .values(generation_progress=progress, updated_at=utcnow())
+            )
+
+    def fail(self, episode_id: str, error: str, stage: Stage = Stage.FAILED) -> None:
+        self._update(
+            episode_id,
+            {
+                "generation_status": stage.value,
+                "generation_error": error[:4000],
+                "generation_completed_at": utcnow(),
+                "updated_at": utcnow(),
+            },
+        )
+
+    def publish(
+        self, episode_id: str, fields: Mapping[str, Any], detail: Mapping[str, Any]
+    ) -> None:
+        """Fill the published episode and its format detail in one transaction."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            kind = conn.execute(
+                sa.select(episodes.c.type).where(episodes.c.id == episode_id)
+            ).scalar_one()
+            conn.execute(
+                episodes.update()
+                .where(episodes.c.id == episode_id)
+                .values(
+                    **fields,
+                    status="PUBLISHED",
+                    published_at=now,
+                    generation_status=Stage.COMPLETED.value,
+                    generation_progress=Stage.COMPLETED.progress,
+                    generation_error=None,
+                    generation_completed_at=now,
+                    updated_at=now,
+                )
+            )
+            table = DETAIL_TABLES[kind]
+            conn.execute(table.delete().where(table.c.episode_id == episode_id))
+            conn.execute(table.insert().values(episode_id=episode_id, **detail))
+
+    def record_usage(
+        self, episode_id: str, stage: str, run_id: str, usage: Usage, wall_seconds: float
+    ) -> None:
+        with self.engine.begin() as conn:
+            kind = conn.execute(
+                sa.select(episodes.c.type).where(episodes.c.id == episode_id)
+            ).scalar_one()
+            conn.execute(
+                generation_metrics.insert().values(
+                    episode_id=episode_id,
+                    type=kind,
+                    stage=stage,
+                    run_id=run_id,
+                    llm_calls=usage.llm_calls,
+                    prompt_tokens=usage.prompt_tokens,
+                    completion_tokens=usage.completion_tokens,
+                    llm_tokens=usage.tokens,
+                    tts_calls=usage.tts_calls,
+                    tts_characters=usage.tts_characters,
+                    estimated_usd=usage.usd,
+                    wall_seconds=wall_seconds,
+                    created_at=utcnow(),
+                )
+            )
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def get(self, episode_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(episodes).where(episodes.c.id == episode_id)).one_or_none()
+        return dict(row._mapping) if row else None
+
+    def detail(self, episode_id: str, kind: str) -> dict[str, Any] | None:
+        table = DETAIL_TABLES[kind]
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(table).where(table.c.episode_id == episode_id)
+            ).one_or_none()
+        return dict(row._mapping) if row else None
+
+    def list(self, limit: int = 50) -> list[dict[str, Any]]:
+        query = sa.select(episodes).order_by(episodes.c.created_at.desc(), episodes.c.id.desc())
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query.limit(limit))]
+
+    def stats(self, episode_ids: Sequence[str]) -> dict[str, EpisodeStats]:
+        """Totals from generation_metrics for each episode (all stages, all attempts)."""
+        m = generation_metrics.c
+        query = (
+            sa.select(
+                m.episode_id,
+                sa.func.sum(m.llm_tokens),
+                sa.func.sum(m.tts_characters),
+                sa.func.sum(m.estimated_usd),
+                sa.func.sum(m.wall_seconds),
+            )
+            .where(m.episode_id.in_(episode_ids))
+            .group_by(m.episode_id)
+        )
+        with self.engine.connect() as conn:
+            return {
+                row[0]: EpisodeStats(int(row[1]), int(row[2]), float(row[3]), float(row[4]))
+                for row in conn.execute(query)
+            }
+
+    def _update(self, episode_id: str, values: Mapping[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(episodes.update().where(episodes.c.id == episode_id).values(**values))
+
+
+def placeholder_title(request: InterviewRequest | DebateRequest | AdventureRequest) -> str:
+    """The title shown while generating, as the original web app wrote it."""
+    match request:
+        case InterviewRequest():
+            return f"Generating interview with {request.guest_name}..."
+        case DebateRequest():
+            return f"Generating debate on {request.topic}..."
+        case AdventureRequest():
+            return f"Generating adventure in {request.setting}..."
+
+
+def _make_engine(url: str) -> sa.Engine:
+    # The web app's style of URL names no driver; we ship psycopg 3.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url.removeprefix(prefix)
+    if url.startswith("sqlite"):
+        database = sa.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets the sensor read while a run writes; foreign keys are off by default.
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)

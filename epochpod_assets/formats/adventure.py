@@ -1,0 +1,281 @@
+"""Adventure: a branching choose-your-own-adventure story, one audio track per story node.
+
+The tree's shape (node ids and which choice leads where) is fixed by the request; the writer only
+fills it with words, so a model cannot return a story whose choices lead nowhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from epochpod_assets.formats import prose
+from epochpod_assets.formats.base import (
+    EpisodeFormat,
+    Line,
+    Publication,
+    RenderedTrackInfo,
+    Section,
+    TrackPlan,
+    count_words,
+)
+from epochpod_assets.providers.base import WritingTask
+from epochpod_assets.requests import AdventureRequest
+
+NARRATOR = "Narrator"
+
+
+class Choice(BaseModel):
+    label: str = Field(description="what the listener chooses, a short phrase")
+    next: str = Field(description="id of the node this choice leads to")
+
+
+class NodePlan(BaseModel):
+    id: str
+    title: str
+    summary: str
+    choices: list[Choice] = Field(description="empty for an ending")
+
+
+class AdventureOutline(BaseModel):
+    title: str
+    setting: str
+    era: str
+    premise: str
+    nodes: list[NodePlan]
+
+
+class NodeScript(BaseModel):
+    id: str
+    title: str
+    narration: str = Field(description="what the narrator reads for this node, ending with the choices")
+
+
+class AdventureScript(BaseModel):
+    nodes: list[NodeScript]
+
+
+SYSTEM = (
+    "You write Epoch Pod adventures: second-person, historically grounded, choose-your-own-"
+    "adventure stories read aloud by one narrator. Keep exactly the node ids and choices you are "
+    "given. Answer only with JSON that fits the schema."
+)
+
+
+def tree(request: AdventureRequest) -> dict[str, list[str]]:
+    """Node id -> child ids, breadth first: n0 is the start, leaves are endings."""
+    children: dict[str, list[str]] = {"n0": []}
+    level = ["n0"]
+    count = 1
+    for _ in range(request.depth - 1):
+        next_level = []
+        for node in level:
+            for _ in range(request.choices):
+                child = f"n{count}"
+                count += 1
+                children[node].append(child)
+                children[child] = []
+                next_level.append(child)
+        level = next_level
+    return children
+
+
+class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, AdventureScript]):
+    type = "ADVENTURE"
+    outline_model = AdventureOutline
+    script_model = AdventureScript
+
+    def cast(self, request: AdventureRequest) -> dict[str, str]:
+        return {NARRATOR: request.narrator_voice}
+
+    def node_budget(self, request: AdventureRequest) -> int:
+        # The target length is one listen from the start to an ending: `depth` nodes.
+        return self.word_budget(request) // request.depth
+
+    def listening_seconds(
+        self, request: AdventureRequest, tracks: Sequence[RenderedTrackInfo]
+    ) -> float:
+        """The average path from the start to an ending. The tree is complete, so that is the
+        sum over levels of the mean track length at each level."""
+        seconds = {t.key: t.duration_seconds for t in tracks}
+        level, total = ["n0"], 0.0
+        shape = tree(request)
+        while level:
+            total += sum(seconds[node] for node in level) / len(level)
+            level = [child for node in level for child in shape[node]]
+        return total
+
+    def outline_task(self, request: AdventureRequest) -> WritingTask[AdventureOutline]:
+        shape = tree(request)
+        prompt = (
+            "Task: adventure.outline\n"
+            f"Plan a branching adventure in {request.setting} for {request.protagonist}"
+            + (f". Premise: {request.premise}" if request.premise else "")
+            + f". Use exactly these nodes and edges (node -> the nodes its choices lead to; "
+            f"nodes with none are endings): {shape}.\nRequest JSON: {request.model_dump_json()}"
+        )
+        return WritingTask(
+            name="adventure outline",
+            schema=AdventureOutline,
+            instructions=SYSTEM,
+            prompt=prompt,
+            template=lambda: self._offline_outline(request, shape),
+            check=lambda outline: _check_shape(outline, shape),
+        )
+
+    def script_task(
+        self, request: AdventureRequest, outline: AdventureOutline
+    ) -> WritingTask[AdventureScript]:
+        budget = self.node_budget(request)
+        prompt = (
+            "Task: adventure.script\n"
+            f"Write the narration for every node, about {budget} words each, ending each "
+            f"non-final node by reading its choices aloud.\n"
+            f"Outline JSON: {outline.model_dump_json()}\nRequest JSON: {request.model_dump_json()}"
+        )
+        return WritingTask(
+            name="adventure script",
+            schema=AdventureScript,
+            instructions=SYSTEM,
+            prompt=prompt,
+            template=lambda: self._offline_script(request, outline, budget),
+            check=lambda script: _check_script(script, outline, budget),
+        )
+
+    def tracks(
+        self, request: AdventureRequest, outline: AdventureOutline, script: AdventureScript
+    ) -> list[TrackPlan]:
+        return [
+            TrackPlan(
+                key=node.id,
+                title=node.title,
+                sections=[Section(title=node.title, lines=[Line(speaker=NARRATOR, text=node.narration)])],
+            )
+            for node in script.nodes
+        ]
+
+    def publication(self, request: AdventureRequest, outline: AdventureOutline) -> Publication:
+        return Publication(
+            title=f"Adventure: {outline.title}",
+            subtitle=outline.premise,
+            description=(
+                f"A choose-your-own-adventure story set in {outline.setting}. "
+                f"{len(outline.nodes)} tracks; every choice leads somewhere new."
+            ),
+            topic=outline.setting,
+            era=outline.era,
+            sources=[],
+        )
+
+    def detail(
+        self,
+        request: AdventureRequest,
+        outline: AdventureOutline,
+        script: AdventureScript,
+        tracks: Sequence[RenderedTrackInfo],
+    ) -> dict[str, Any]:
+        rendered = {t.key: t for t in tracks}
+        story_map = {
+            node.id: {
+                "title": node.title,
+                "summary": node.summary,
+                "choices": [c.model_dump() for c in node.choices],
+                "audio_url": rendered[node.id].url,
+                "audio_bytes": rendered[node.id].bytes,
+                "duration_seconds": round(rendered[node.id].duration_seconds, 2),
+                "captions_url": rendered[node.id].captions_url,
+            }
+            for node in outline.nodes
+        }
+        return {
+            "narrator_voice": request.narrator_voice,
+            "entry_node": outline.nodes[0].id,
+            "story_map": story_map,
+        }
+
+    def outline_preview(self, outline: AdventureOutline) -> str:
+        lines = [f"## {outline.title}", outline.premise, ""]
+        for node in outline.nodes:
+            arrows = ", ".join(f"{c.label} → {c.next}" for c in node.choices) or "*ending*"
+            lines.append(f"- `{node.id}` **{node.title}**: {arrows}")
+        return "\n".join(lines)
+
+    def script_preview(
+        self, request: AdventureRequest, outline: AdventureOutline, script: AdventureScript
+    ) -> str:
+        return self.outline_preview(outline) + "\n\n" + super().script_preview(request, outline, script)
+
+    # --- offline templates -------------------------------------------------------------------
+
+    def _offline_outline(
+        self, request: AdventureRequest, shape: dict[str, list[str]]
+    ) -> AdventureOutline:
+        rng = prose.seeded("adventure.outline", request.model_dump_json())
+        verbs = ["Follow the stranger", "Hide in the crowd", "Take the letter", "Run for the harbour",
+                 "Speak to the guard", "Climb to the rooftops", "Trust the merchant", "Turn back"]
+        nodes = []
+        for index, (node_id, children) in enumerate(shape.items()):
+            picks = rng.sample(verbs, len(children))
+            title = "The beginning" if node_id == "n0" else f"Path {index}"
+            if not children:
+                title = f"Ending {index}"
+            nodes.append(
+                NodePlan(
+                    id=node_id,
+                    title=title,
+                    summary=f"{request.protagonist.capitalize()} in {request.setting}.",
+                    choices=[Choice(label=label, next=child) for label, child in zip(picks, children, strict=True)],
+                )
+            )
+        return AdventureOutline(
+            title=f"A night in {request.setting}",
+            setting=request.setting,
+            era=request.setting,
+            premise=request.premise or f"{request.protagonist.capitalize()} must find a way through {request.setting}.",
+            nodes=nodes,
+        )
+
+    def _offline_script(
+        self, request: AdventureRequest, outline: AdventureOutline, budget: int
+    ) -> AdventureScript:
+        rng = prose.seeded("adventure.script", request.model_dump_json())
+        nodes = []
+        for node in outline.nodes:
+            if node.choices:
+                ending = " ".join(
+                    f"If you choose to {c.label.lower()}, go to track {_track_number(c.next)}."
+                    for c in node.choices
+                )
+            else:
+                ending = "And so your story ends here. Thank you for listening to Epoch Pod."
+            body = prose.speech_until(
+                rng,
+                prose.NARRATION,
+                budget - count_words(ending),
+                protagonist=request.protagonist,
+                setting=request.setting,
+            )
+            nodes.append(NodeScript(id=node.id, title=node.title, narration=f"{body} {ending}"))
+        return AdventureScript(nodes=nodes)
+
+
+def _track_number(node_id: str) -> int:
+    return int(node_id.removeprefix("n")) + 1
+
+
+def _check_shape(outline: AdventureOutline, shape: dict[str, list[str]]) -> None:
+    got = {node.id: [c.next for c in node.choices] for node in outline.nodes}
+    if got != shape:
+        raise ValueError(f"the story's nodes and choices must be exactly {shape}; got {got}")
+
+
+def _check_script(script: AdventureScript, outline: AdventureOutline, budget: int) -> None:
+    expected = [node.id for node in outline.nodes]
+    if [node.id for node in script.nodes] != expected:
+        raise ValueError(f"the script must narrate the nodes {expected}, in that order")
+    for node in script.nodes:
+        words = count_words(node.narration)
+        if not budget * 0.5 <= words <= budget * 1.5:
+            raise ValueError(f"node {node.id} has {words} words; it should have about {budget}")

@@ -1,0 +1,154 @@
+"""What every episode format provides. The assets only talk to this interface, so adding a format
+means adding one module next to this one and registering it in `formats/__init__.py`."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+from epochpod_assets.providers.base import WritingTask
+
+WORDS_PER_MINUTE = 150
+# How far a script's length may stray from its word budget before it is sent back.
+WORD_BUDGET_TOLERANCE = 0.2
+
+
+class Line(BaseModel):
+    """One turn: who speaks and what they say."""
+
+    speaker: str = Field(description="exactly one of the cast names")
+    text: str = Field(description="what the speaker says, as spoken prose without stage directions")
+
+
+class Section(BaseModel):
+    """A run of turns that becomes one chapter of the audio."""
+
+    title: str
+    lines: list[Line]
+
+
+@dataclass(frozen=True)
+class TrackPlan:
+    """One audio file to render: the whole episode, or one adventure node."""
+
+    key: str  # safe object-key component, never user text
+    title: str
+    sections: list[Section]
+
+
+@dataclass(frozen=True)
+class RenderedTrackInfo:
+    key: str
+    url: str
+    bytes: int
+    duration_seconds: float
+    captions_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The episode fields the web app shows once an episode is published."""
+
+    title: str
+    subtitle: str
+    description: str
+    topic: str
+    era: str | None
+    sources: list[str]
+
+
+def count_words(text: str) -> int:
+    return len(re.findall(r"[\w'’-]+", text))
+
+
+def section_words(sections: Iterable[Section]) -> int:
+    return sum(count_words(line.text) for s in sections for line in s.lines)
+
+
+def check_lines(sections: Sequence[Section], cast: Iterable[str], budget: int) -> None:
+    """Reject a script that an audio render would get wrong: unknown speakers, a silent cast
+    member, or a length far from the budget. Raises ValueError naming the problem."""
+    cast = set(cast)
+    spoken = {line.speaker for s in sections for line in s.lines}
+    if unknown := spoken - cast:
+        raise ValueError(f"unknown speakers {sorted(unknown)}; the cast is {sorted(cast)}")
+    if silent := cast - spoken:
+        raise ValueError(f"cast members who never speak: {sorted(silent)}")
+    if any(not line.text.strip() for s in sections for line in s.lines):
+        raise ValueError("a line has no text")
+    words = section_words(sections)
+    low, high = budget * (1 - WORD_BUDGET_TOLERANCE), budget * (1 + WORD_BUDGET_TOLERANCE)
+    if not low <= words <= high:
+        raise ValueError(
+            f"the script has {words} words; it must have {int(low)} to {int(high)} "
+            f"({budget} words is the budget for the requested length)"
+        )
+
+
+def transcript(sections: Iterable[Section]) -> str:
+    """`Speaker: text` paragraphs, as the original web app stored transcripts."""
+    return "\n\n".join(f"{line.speaker}: {line.text}" for s in sections for line in s.lines)
+
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
+OutlineT = TypeVar("OutlineT", bound=BaseModel)
+ScriptT = TypeVar("ScriptT", bound=BaseModel)
+
+
+class EpisodeFormat(ABC, Generic[RequestT, OutlineT, ScriptT]):
+    """One kind of episode: its schemas, its prompts, its offline templates and its tracks."""
+
+    type: ClassVar[str]  # INTERVIEW | DEBATE | ADVENTURE
+    outline_model: type[OutlineT]
+    script_model: type[ScriptT]
+
+    @abstractmethod
+    def cast(self, request: RequestT) -> dict[str, str]:
+        """Speaker name -> voice name."""
+
+    @abstractmethod
+    def outline_task(self, request: RequestT) -> WritingTask[OutlineT]: ...
+
+    @abstractmethod
+    def script_task(self, request: RequestT, outline: OutlineT) -> WritingTask[ScriptT]: ...
+
+    @abstractmethod
+    def tracks(self, request: RequestT, outline: OutlineT, script: ScriptT) -> list[TrackPlan]: ...
+
+    @abstractmethod
+    def publication(self, request: RequestT, outline: OutlineT) -> Publication: ...
+
+    @abstractmethod
+    def detail(
+        self,
+        request: RequestT,
+        outline: OutlineT,
+        script: ScriptT,
+        tracks: Sequence[RenderedTrackInfo],
+    ) -> dict[str, Any]:
+        """Values for the format's detail table."""
+
+    @abstractmethod
+    def outline_preview(self, outline: OutlineT) -> str:
+        """Markdown the Dagster UI shows for the outline."""
+
+    def listening_seconds(self, request: RequestT, tracks: Sequence[RenderedTrackInfo]) -> float:
+        """How long one listen takes: for a linear episode, its one track."""
+        return sum(t.duration_seconds for t in tracks)
+
+    def word_budget(self, request: RequestT) -> int:
+        return round(float(getattr(request, "target_minutes", 5)) * WORDS_PER_MINUTE)
+
+    def script_preview(self, request: RequestT, outline: OutlineT, script: ScriptT) -> str:
+        """Markdown preview of the script: the first turns of each track."""
+        parts = []
+        for track in self.tracks(request, outline, script)[:4]:
+            lines = [line for s in track.sections for line in s.lines][:6]
+            body = "\n".join(f"> **{line.speaker}:** {line.text}" for line in lines)
+            parts.append(f"### {track.title}\n{body}")
+        return "\n\n".join(parts)

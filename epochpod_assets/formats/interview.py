@@ -1,0 +1,236 @@
+"""Interview: the Epoch host talks with one historical figure."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from epochpod_assets.formats import prose
+from epochpod_assets.formats.base import (
+    EpisodeFormat,
+    Line,
+    Publication,
+    RenderedTrackInfo,
+    Section,
+    TrackPlan,
+    check_lines,
+    count_words,
+)
+from epochpod_assets.providers.base import WritingTask
+from epochpod_assets.requests import InterviewRequest
+
+
+class Guest(BaseModel):
+    name: str
+    role: str = Field(description="who they were, in a few words")
+    era: str = Field(description="when they lived, in words")
+
+
+class OutlineSection(BaseModel):
+    title: str
+    summary: str
+    questions: list[str] = Field(min_length=1)
+
+
+class InterviewOutline(BaseModel):
+    title: str
+    angle: str
+    topic: str
+    guest: Guest
+    sections: list[OutlineSection] = Field(min_length=2, max_length=12)
+    sources: list[str] = Field(description="books or archives a listener could read next")
+
+
+class InterviewScript(BaseModel):
+    sections: list[Section] = Field(description="introduction, one per outline section, outro")
+
+
+SYSTEM = (
+    "You write Epoch Pod, a history podcast. Write historically careful, vivid, spoken English. "
+    "Never invent quotations and attribute them as real; the guest speaks in the first person "
+    "as a dramatization. Answer only with JSON that fits the schema."
+)
+
+
+class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, InterviewScript]):
+    type = "INTERVIEW"
+    outline_model = InterviewOutline
+    script_model = InterviewScript
+
+    def cast(self, request: InterviewRequest) -> dict[str, str]:
+        return {request.host_name: request.host_voice, request.guest_name: request.guest_voice}
+
+    def outline_task(self, request: InterviewRequest) -> WritingTask[InterviewOutline]:
+        sections = max(2, min(12, round(request.target_minutes / 2.5)))
+        prompt = (
+            f"Task: interview.outline\n"
+            f"Plan a {request.target_minutes:g}-minute interview with {request.guest_name} about "
+            f"{request.topic}" + (f", from this angle: {request.angle}" if request.angle else "")
+            + f". Use {sections} sections, each with 2 to 4 questions.\n"
+            f"Request JSON: {request.model_dump_json()}"
+        )
+        return WritingTask(
+            name="interview outline",
+            schema=InterviewOutline,
+            instructions=SYSTEM,
+            prompt=prompt,
+            template=lambda: self._offline_outline(request, sections),
+        )
+
+    def script_task(
+        self, request: InterviewRequest, outline: InterviewOutline
+    ) -> WritingTask[InterviewScript]:
+        budget = self.word_budget(request)
+        prompt = (
+            f"Task: interview.script\n"
+            f"Write the full script: an introduction by {request.host_name}, then one section "
+            f"per outline section, then a short outro. The only speakers are "
+            f"{request.host_name!r} (host) and {request.guest_name!r} (guest). About {budget} "
+            f"words in all ({request.target_minutes:g} minutes at 150 words per minute).\n"
+            f"Outline JSON: {outline.model_dump_json()}\n"
+            f"Request JSON: {request.model_dump_json()}"
+        )
+        return WritingTask(
+            name="interview script",
+            schema=InterviewScript,
+            instructions=SYSTEM,
+            prompt=prompt,
+            template=lambda: self._offline_script(request, outline, budget),
+            check=lambda script: check_lines(script.sections, self.cast(request), budget),
+        )
+
+    def tracks(
+        self, request: InterviewRequest, outline: InterviewOutline, script: InterviewScript
+    ) -> list[TrackPlan]:
+        return [TrackPlan(key="episode", title=outline.title, sections=script.sections)]
+
+    def publication(self, request: InterviewRequest, outline: InterviewOutline) -> Publication:
+        return Publication(
+            title=f"Interview with {outline.guest.name}: {outline.topic}",
+            subtitle=outline.angle,
+            description=(
+                f"A fascinating conversation with {outline.guest.name}, {outline.guest.role}, "
+                f"about {outline.topic}."
+            ),
+            topic=outline.topic,
+            era=outline.guest.era,
+            sources=outline.sources,
+        )
+
+    def detail(
+        self,
+        request: InterviewRequest,
+        outline: InterviewOutline,
+        script: InterviewScript,
+        tracks: Sequence[RenderedTrackInfo],
+    ) -> dict[str, Any]:
+        return {
+            "host_name": request.host_name,
+            "host_voice": request.host_voice,
+            "guest_name": outline.guest.name,
+            "guest_role": outline.guest.role,
+            "guest_era": outline.guest.era,
+            "guest_voice": request.guest_voice,
+            "topic": outline.topic,
+            "questions": [q for s in outline.sections for q in s.questions],
+            "dialogue": [line.model_dump() for s in script.sections for line in s.lines],
+        }
+
+    def outline_preview(self, outline: InterviewOutline) -> str:
+        body = "\n".join(
+            f"- **{s.title}**: {s.summary}\n" + "\n".join(f"  - {q}" for q in s.questions)
+            for s in outline.sections
+        )
+        return f"## {outline.title}\n*{outline.guest.name}, {outline.guest.role}*\n\n{body}"
+
+    # --- offline templates -------------------------------------------------------------------
+
+    def _offline_outline(self, request: InterviewRequest, sections: int) -> InterviewOutline:
+        rng = prose.seeded("interview.outline", request.model_dump_json())
+        role, era = prose.figure_facts(request.guest_name)
+        focus = request.angle or request.topic
+        slots = {"topic": request.topic, "focus": focus, "era": era}
+        questions = list(prose.QUESTIONS)
+        rng.shuffle(questions)
+        titles = ["Beginnings", "The work itself", "Doubts and rivals", "What changed", "Legacy"]
+        return InterviewOutline(
+            title=f"{request.guest_name} on {request.topic}",
+            angle=request.angle or f"How {request.topic} looked from the inside",
+            topic=request.topic,
+            guest=Guest(name=request.guest_name, role=role, era=era),
+            sections=[
+                OutlineSection(
+                    title=titles[i % len(titles)] + (f" ({i // len(titles) + 1})" if i >= 5 else ""),
+                    summary=f"{request.guest_name} on {focus}: part {i + 1}.",
+                    questions=[
+                        prose.fill(questions[(2 * i + k) % len(questions)], **slots)
+                        for k in range(2)
+                    ],
+                )
+                for i in range(sections)
+            ],
+            sources=[],
+        )
+
+    def _offline_script(
+        self, request: InterviewRequest, outline: InterviewOutline, budget: int
+    ) -> InterviewScript:
+        rng = prose.seeded("interview.script", request.model_dump_json())
+        host, guest = request.host_name, outline.guest.name
+        slots = {"topic": outline.topic, "focus": request.angle or outline.topic, "era": outline.guest.era}
+        intro = Section(
+            title="Introduction",
+            lines=[
+                Line(
+                    speaker=host,
+                    text=f"Welcome to Epoch Pod, where history speaks for itself. I'm {host}, and "
+                    f"my guest today is {guest}, {outline.guest.role}. We're talking about "
+                    f"{outline.topic}. Welcome.",
+                ),
+                Line(speaker=guest, text="Thank you. It is a pleasure to be asked."),
+            ],
+        )
+        outro = Section(
+            title="Closing",
+            lines=[
+                Line(
+                    speaker=host,
+                    text=f"{guest}, thank you for your time. You've been listening to Epoch Pod.",
+                ),
+                Line(speaker=guest, text="Thank you for listening."),
+            ],
+        )
+        fixed = sum(count_words(line.text) for s in (intro, outro) for line in s.lines)
+        per_section = max(40, (budget - fixed) // len(outline.sections))
+        body = []
+        for section in outline.sections:
+            lines: list[Line] = []
+            for question in section.questions:
+                lines.append(Line(speaker=host, text=question))
+            # Ask the planned questions first, then keep the conversation going to the budget.
+            lines = _interleave_answers(
+                rng, lines, guest, per_section // len(section.questions), slots
+            )
+            lines += prose.conversation_until(
+                rng,
+                per_section - sum(count_words(line.text) for line in lines),
+                (host, prose.HOST_FOLLOW_UPS),
+                (guest, prose.ANSWERS),
+                turn_words=60,
+                **slots,
+            )
+            body.append(Section(title=section.title, lines=lines))
+        return InterviewScript(sections=[intro, *body, outro])
+
+
+def _interleave_answers(
+    rng: random.Random, questions: list[Line], guest: str, words: int, slots: dict[str, str]
+) -> list[Line]:
+    lines: list[Line] = []
+    for question in questions:
+        lines.append(question)
+        lines.append(Line(speaker=guest, text=prose.speech_until(rng, prose.ANSWERS, words - 10, **slots)))
+    return lines

@@ -1,0 +1,195 @@
+"""What a user may ask for. Every way in (Python, command line, Dagster launchpad, the web app's
+row in the queue) is validated here, and a rejected request names the field and the problem."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from epochpod_assets.voices import VOICES
+
+# A request is a few short fields; anything bigger is a mistake or an attack.
+MAX_REQUEST_BYTES = 16_384
+
+
+class RequestError(ValueError):
+    """A request that cannot be accepted. `problems` holds one "field: problem" line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid request: " + "; ".join(problems))
+
+
+def _clean_text(value: str) -> str:
+    # Control characters (including bidi overrides, which disguise text in the UI and in feeds)
+    # have no place in a title or a prompt.
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co"):
+            raise ValueError(f"contains a control character (U+{ord(ch):04X})")
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+def _known_voice(value: str) -> str:
+    if value not in VOICES:
+        raise ValueError(f"unknown voice {value!r}; choose one of: {', '.join(VOICES)}")
+    return value
+
+
+def Text(max_length: int) -> Any:  # noqa: N802 - reads as a type in field declarations
+    return Annotated[str, Field(max_length=max_length), AfterValidator(_clean_text)]
+
+
+Name = Text(120)
+Topic = Text(300)
+Voice = Annotated[str, AfterValidator(_known_voice)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strict=True)
+
+    user_id: Annotated[str, Field(max_length=64), AfterValidator(_clean_text)] | None = None
+    target_minutes: float = Field(default=5, ge=1, le=60)
+
+
+class InterviewRequest(_Request):
+    """An interview with one historical figure."""
+
+    format: Literal["interview"] = "interview"
+    guest_name: Name
+    topic: Topic
+    angle: Text(500) | None = None
+    host_name: Name = "The Epoch Host"
+    host_voice: Voice = "onyx"
+    guest_voice: Voice = "echo"
+
+    @model_validator(mode="after")
+    def _distinct_speakers(self) -> InterviewRequest:
+        if self.host_name.casefold() == self.guest_name.casefold():
+            raise ValueError("guest_name must differ from host_name")
+        if self.host_voice == self.guest_voice:
+            raise ValueError("guest_voice must differ from host_voice so listeners can tell them apart")
+        return self
+
+
+class Participant(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strict=True)
+
+    name: Name
+    position: Text(300)
+    voice: Voice | None = None
+
+
+# Participants without a voice get the first of these not already taken.
+DEBATE_VOICES = ("echo", "nova", "onyx", "shimmer", "fable", "coral")
+
+
+class DebateRequest(_Request):
+    """A moderated debate between two to four historical figures."""
+
+    format: Literal["debate"] = "debate"
+    topic: Topic
+    participants: list[Participant] = Field(min_length=2, max_length=4)
+    moderator_name: Name = "The Epoch Moderator"
+    moderator_voice: Voice = "alloy"
+    rounds: int = Field(default=3, ge=1, le=6)
+
+    @model_validator(mode="after")
+    def _cast_is_distinct(self) -> DebateRequest:
+        names = [self.moderator_name.casefold()] + [p.name.casefold() for p in self.participants]
+        if len(set(names)) != len(names):
+            raise ValueError("participants and moderator must all have different names")
+        taken = {self.moderator_voice} | {p.voice for p in self.participants if p.voice}
+        voiced: list[Participant] = []
+        spare = [v for v in DEBATE_VOICES if v not in taken]
+        for p in self.participants:
+            voiced.append(p if p.voice else p.model_copy(update={"voice": spare.pop(0)}))
+        voices = [self.moderator_voice] + [p.voice for p in voiced]
+        if len(set(voices)) != len(voices):
+            raise ValueError("every speaker needs a different voice so listeners can tell them apart")
+        self.participants = voiced
+        return self
+
+
+class AdventureRequest(_Request):
+    """A branching choose-your-own-adventure story: one audio track per story node."""
+
+    format: Literal["adventure"] = "adventure"
+    setting: Topic
+    protagonist: Name = "you"
+    premise: Text(500) | None = None
+    narrator_voice: Voice = "fable"
+    depth: int = Field(default=3, ge=1, le=4, description="levels of choices before an ending")
+    choices: int = Field(default=2, ge=2, le=3, description="choices offered at each node")
+
+    @property
+    def node_count(self) -> int:
+        return sum(self.choices**level for level in range(self.depth))
+
+
+EpisodeRequest = Annotated[
+    InterviewRequest | DebateRequest | AdventureRequest, Field(discriminator="format")
+]
+_adapter: TypeAdapter[InterviewRequest | DebateRequest | AdventureRequest] = TypeAdapter(
+    EpisodeRequest
+)
+
+FORMAT_TYPES = {"interview": "INTERVIEW", "debate": "DEBATE", "adventure": "ADVENTURE"}
+
+
+def _problems(error: ValidationError) -> list[str]:
+    problems = []
+    for e in error.errors():
+        # The discriminator's tag name adds noise: "interview.guest_name" -> "guest_name".
+        loc = [str(part) for part in e["loc"] if str(part) not in FORMAT_TYPES]
+        field = ".".join(loc) or "request"
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "missing":
+            message = "is required"
+        elif e["type"] == "extra_forbidden":
+            message = "is not a known field"
+        problems.append(f"{field}: {message}")
+    return problems
+
+
+def parse_request(raw: Any) -> InterviewRequest | DebateRequest | AdventureRequest:
+    """Validate a request given as a model, a dict or JSON text; raise RequestError if bad."""
+    if isinstance(raw, InterviewRequest | DebateRequest | AdventureRequest):
+        raw = raw.model_dump()
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise RequestError([f"request: is not valid UTF-8 ({e.reason})"]) from None
+    if isinstance(raw, str):
+        if len(raw.encode("utf-8", "surrogatepass")) > MAX_REQUEST_BYTES:
+            raise RequestError([f"request: is larger than {MAX_REQUEST_BYTES} bytes"])
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise RequestError([f"request: is not valid JSON ({e.msg})"]) from None
+    if not isinstance(raw, dict):
+        raise RequestError(["request: must be an object with a 'format' field"])
+    if len(json.dumps(raw, default=str).encode("utf-8", "surrogatepass")) > MAX_REQUEST_BYTES:
+        raise RequestError([f"request: is larger than {MAX_REQUEST_BYTES} bytes"])
+    if raw.get("format") not in FORMAT_TYPES:
+        raise RequestError(
+            [f"format: must be one of {', '.join(FORMAT_TYPES)} (got {raw.get('format')!r})"]
+        )
+    try:
+        return _adapter.validate_python(raw)
+    except ValidationError as e:
+        raise RequestError(_problems(e)) from None

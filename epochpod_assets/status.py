@@ -1,0 +1,34 @@
+"""The generation statuses and progress numbers the web app already understands."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    PENDING = "PENDING"
+    GENERATING_OUTLINE = "GENERATING_OUTLINE"
+    GENERATING_SCRIPT = "GENERATING_SCRIPT"
+    GENERATING_AUDIO = "GENERATING_AUDIO"
+    UPLOADING = "UPLOADING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def progress(self) -> int:
+        """The progress the original wrote on entering this stage."""
+        if self not in _PROGRESS:
+            raise ValueError(f"{self.value} keeps the progress it had")
+        return _PROGRESS[self]
+
+
+_PROGRESS = {
+    Stage.PENDING: 0,
+    Stage.GENERATING_OUTLINE: 10,
+    Stage.GENERATING_SCRIPT: 40,
+    Stage.GENERATING_AUDIO: 70,
+    Stage.UPLOADING: 90,
+    Stage.COMPLETED: 100,
+}
+TERMINAL = frozenset({Stage.COMPLETED, Stage.FAILED, Stage.CANCELLED})
