@@ -1,0 +1,265 @@
+"""The per-episode assets: outline -> script -> audio -> published episode.
+
+Each asset stores what it made in media storage (JSON for the outline and script, MP3 and
+WebVTT for audio) and returns a `dg.MaterializeResult` whose metadata the UI shows. The code is
+format-agnostic: everything format-specific goes through `episode.format`.
+"""
+
+
+import json
+from typing import Any
+
+import dagster as dg
+
+from epochpod_assets.assets.stages import Episode, episode_stage, usage_metadata
+from epochpod_assets.formats.base import (
+    WORDS_PER_MINUTE,
+    RenderedTrackInfo,
+    count_words,
+    section_words,
+    transcript,
+)
+from epochpod_assets.partitions import episodes_partitions
+from epochpod_assets.rendering import render_tracks
+from epochpod_assets.resources import CatalogResource, MediaResource, VoiceResource, WriterResource
+from epochpod_assets.segments import SegmentCache
+from epochpod_assets.status import Stage
+from epochpod_assets.storage import M, MediaStore, episode_key, get_model, put_json, put_model
+
+GROUP = "episodes"
+# Transient provider trouble that outlived the client's own retries gets one more go, as in
+# the original (retries: 1); permanent failures are raised with allow_retries=False.
+RETRY = dg.RetryPolicy(max_retries=1, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+@dg.asset(
+    partitions_def=episodes_partitions,
+    group_name=GROUP,
+    retry_policy=RETRY,
+    kinds={"python"},
+)
+def episode_outline(
+    context: dg.AssetExecutionContext,
+    catalog: CatalogResource,
+    writer: WriterResource,
+    media: MediaResource,
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """The episode's plan: who speaks, the sections and questions (or the story's branches),
+    and the sources. Everything after it is written from this plan."""
+    db, store, author = catalog.get(), media.get(), writer.get()
+    with episode_stage(context, db, Stage.GENERATING_OUTLINE, "outline") as stage:
+        episode = stage.episode
+        outline = author.write(episode.format.outline_task(episode.request), stage.usage)
+        put_model(store, episode_key(episode.id, "outline.json"), outline)
+    return dg.MaterializeResult(
+        metadata={
+            "format": episode.type,
+            "writer": f"{author.provider} / {author.model}",
+            "preview": dg.MetadataValue.md(episode.format.outline_preview(outline)),
+            "wall_seconds": round(stage.seconds, 2),
+            **usage_metadata(stage.usage),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=episodes_partitions,
+    group_name=GROUP,
+    deps=[episode_outline],
+    retry_policy=RETRY,
+    kinds={"python"},
+)
+def episode_script(
+    context: dg.AssetExecutionContext,
+    catalog: CatalogResource,
+    writer: WriterResource,
+    media: MediaResource,
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """The words of the episode, turn by turn and speaker by speaker, checked against the cast
+    and the word budget before any audio is paid for."""
+    db, store, author = catalog.get(), media.get(), writer.get()
+    with episode_stage(context, db, Stage.GENERATING_SCRIPT, "script") as stage:
+        episode = stage.episode
+        fmt = episode.format
+        outline = _upstream(store, episode, "outline.json", fmt.outline_model)
+        script = author.write(fmt.script_task(episode.request, outline), stage.usage)
+        put_model(store, episode_key(episode.id, "script.json"), script)
+        tracks = fmt.tracks(episode.request, outline, script)
+    words = sum(section_words(t.sections) for t in tracks)
+    speakers = sorted({line.speaker for t in tracks for s in t.sections for line in s.lines})
+    return dg.MaterializeResult(
+        metadata={
+            "format": episode.type,
+            "writer": f"{author.provider} / {author.model}",
+            "word_count": words,
+            "word_budget": fmt.word_budget(episode.request),
+            "speakers": ", ".join(speakers),
+            "turns": sum(len(s.lines) for t in tracks for s in t.sections),
+            "tracks": len(tracks),
+            "estimated_minutes": round(words / WORDS_PER_MINUTE, 1),
+            "preview": dg.MetadataValue.md(fmt.script_preview(episode.request, outline, script)),
+            "wall_seconds": round(stage.seconds, 2),
+            **usage_metadata(stage.usage),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=episodes_partitions,
+    group_name=GROUP,
+    deps=[episode_script],
+    retry_policy=RETRY,
+    kinds={"python"},
+)
+def episode_audio(
+    context: dg.AssetExecutionContext,
+    catalog: CatalogResource,
+    voice: VoiceResource,
+    media: MediaResource,
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """The episode's sound: every line spoken in its speaker's voice, assembled into
+    loudness-normalized MP3 tracks with chapters and captions (one track per adventure node)."""
+    db, store, speaker = catalog.get(), media.get(), voice.get()
+    with episode_stage(context, db, Stage.GENERATING_AUDIO, "audio") as stage:
+        episode = stage.episode
+        fmt = episode.format
+        outline = _upstream(store, episode, "outline.json", fmt.outline_model)
+        script = _upstream(store, episode, "script.json", fmt.script_model)
+        plans = fmt.tracks(episode.request, outline, script)
+        publication = fmt.publication(episode.request, outline)
+        cache = SegmentCache(speaker, store, stage.usage)
+
+        def on_progress(done: int, total: int) -> None:
+            # 70 -> 89 as segments finish; 90 belongs to UPLOADING.
+            db.set_progress(episode.id, Stage.GENERATING_AUDIO.progress + (19 * done) // total)
+
+        outcomes = render_tracks(
+            episode.id,
+            plans,
+            fmt.cast(episode.request),
+            album="Epoch Pod",
+            description=publication.description,
+            cache=cache,
+            store=store,
+            concurrency=voice.concurrency,
+            on_progress=on_progress,
+        )
+        db.set_stage(episode.id, Stage.UPLOADING)
+        manifest = [_track_manifest(o.info, o.rendered) for o in outcomes]
+        put_json(store, episode_key(episode.id, "audio.json"), manifest)
+    seconds = sum(o.info.duration_seconds for o in outcomes)
+    words = sum(section_words(p.sections) for p in plans)
+    loudness = [o.rendered.loudness.integrated_lufs for o in outcomes]
+    return dg.MaterializeResult(
+        metadata={
+            "format": episode.type,
+            "voice": f"{speaker.provider} / {speaker.model}",
+            "tracks": len(outcomes),
+            "duration_seconds": round(seconds, 1),
+            "estimated_seconds": round(words / WORDS_PER_MINUTE * 60, 1),
+            "audio_bytes": sum(o.info.bytes for o in outcomes),
+            "segments": cache.hits + cache.misses,
+            "cache_hits": cache.hits,
+            "cache_misses": cache.misses,
+            "integrated_lufs": round(min(loudness), 2),
+            "audio_url": dg.MetadataValue.url(outcomes[0].info.url),
+            "wall_seconds": round(stage.seconds, 2),
+            **usage_metadata(stage.usage),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=episodes_partitions,
+    group_name=GROUP,
+    deps=[episode_audio],
+    kinds={"python"},
+)
+def published_episode(
+    context: dg.AssetExecutionContext, catalog: CatalogResource, media: MediaResource
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """The episode as listeners and the web app see it: title, description, transcript,
+    duration, audio URL, sources and format detail on the catalog row, status PUBLISHED."""
+    db, store = catalog.get(), media.get()
+    with episode_stage(context, db, Stage.UPLOADING, "publish") as stage:
+        episode = stage.episode
+        fmt = episode.format
+        outline = _upstream(store, episode, "outline.json", fmt.outline_model)
+        script = _upstream(store, episode, "script.json", fmt.script_model)
+        tracks = [_track_info(t) for t in _load_manifest(store, episode.id)]
+        plans = fmt.tracks(episode.request, outline, script)
+        publication = fmt.publication(episode.request, outline)
+        entry = tracks[0]
+        text = transcript(s for p in plans for s in p.sections)
+        db.publish(
+            episode.id,
+            {
+                "title": publication.title,
+                "subtitle": publication.subtitle,
+                "description": publication.description,
+                "topic": publication.topic,
+                "era": publication.era,
+                "sources": publication.sources,
+                "transcript": text,
+                "duration_seconds": round(fmt.listening_seconds(episode.request, tracks)),
+                "audio_url": entry.url,
+                "audio_bytes": entry.bytes,
+            },
+            fmt.detail(episode.request, outline, script, tracks),
+        )
+    totals = db.stats([episode.id]).get(episode.id)
+    return dg.MaterializeResult(
+        metadata={
+            "format": episode.type,
+            "title": publication.title,
+            "audio_url": dg.MetadataValue.url(entry.url),
+            "duration_seconds": round(fmt.listening_seconds(episode.request, tracks)),
+            "tracks": len(tracks),
+            "word_count": count_words(text),
+            "episode_usd": round(totals.estimated_usd, 6) if totals else 0.0,
+            "episode_llm_tokens": totals.llm_tokens if totals else 0,
+            "episode_tts_characters": totals.tts_characters if totals else 0,
+        }
+    )
+
+
+def _track_manifest(info: RenderedTrackInfo, rendered: Any) -> dict[str, Any]:
+    return {
+        "key": info.key,
+        "url": info.url,
+        "bytes": info.bytes,
+        "duration_seconds": info.duration_seconds,
+        "captions_url": info.captions_url,
+        "integrated_lufs": rendered.loudness.integrated_lufs,
+        "true_peak_dbtp": rendered.loudness.true_peak_dbtp,
+        "chapters": [{"title": c.title, "start": c.start, "end": c.end} for c in rendered.chapters],
+    }
+
+
+def _upstream(store: MediaStore, episode: Episode, name: str, model: type[M]) -> M:
+    try:
+        return get_model(store, episode_key(episode.id, name), model)
+    except KeyError:
+        raise ValueError(
+            f"{name} does not exist for {episode.id} yet; materialize the upstream asset first"
+        ) from None
+
+
+def _load_manifest(store: MediaStore, episode_id: str) -> list[dict[str, Any]]:
+    try:
+        data: list[dict[str, Any]] = json.loads(store.get(episode_key(episode_id, "audio.json")))
+    except KeyError:
+        raise ValueError(
+            f"audio.json does not exist for {episode_id} yet; materialize episode_audio first"
+        ) from None
+    return data
+
+
+def _track_info(entry: dict[str, Any]) -> RenderedTrackInfo:
+    return RenderedTrackInfo(
+        key=entry["key"],
+        url=entry["url"],
+        bytes=entry["bytes"],
+        duration_seconds=entry["duration_seconds"],
+        captions_url=entry.get("captions_url"),
+    )

@@ -1,0 +1,129 @@
+"""What every per-episode asset does around its own work: load the episode, write its status
+and progress to the catalog, record what it spent, and leave the episode FAILED with a readable
+reason when it fails."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import openai
+
+from epochpod_assets.catalog import Catalog
+from epochpod_assets.formats import EpisodeFormat, format_for
+from epochpod_assets.providers.base import Usage
+from epochpod_assets.requests import FORMAT_TYPES, RequestError, parse_request
+from epochpod_assets.status import Stage
+
+
+@dataclass
+class Episode:
+    id: str
+    type: str
+    request: Any
+    format: EpisodeFormat[Any, Any, Any]
+    row: dict[str, Any]
+
+
+class EpisodeNotFound(dg.Failure):
+    pass
+
+
+def load_episode(catalog: Catalog, episode_id: str) -> Episode:
+    row = catalog.get(episode_id)
+    if row is None:
+        raise EpisodeNotFound(f"episode {episode_id} is not in the catalog", allow_retries=False)
+    request = parse_request(row["request"])
+    fmt = format_for(row["type"])
+    if fmt.type != FORMAT_TYPES[request.format]:
+        raise RequestError([f"format: the request is a {request.format}, the row a {row['type']}"])
+    return Episode(id=episode_id, type=row["type"], request=request, format=fmt, row=row)
+
+
+@dataclass
+class StageRun:
+    episode: Episode
+    usage: Usage
+    started: float
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+
+@contextmanager
+def episode_stage(
+    context: dg.AssetExecutionContext, catalog: Catalog, stage: Stage, name: str
+) -> Iterator[StageRun]:
+    """Run one stage of one episode.
+
+    On entry the episode row moves to `stage`; on any error it becomes FAILED with the error as
+    its reason, and the error propagates so Dagster (and its retry policy) sees it. What the
+    providers billed is recorded either way: a failed attempt's spend is still spent.
+    """
+    episode_id = context.partition_key
+    usage = Usage()
+    started = time.monotonic()
+    episode: Episode | None = None
+    try:
+        episode = load_episode(catalog, episode_id)
+        catalog.set_stage(episode_id, stage, run_id=context.run.run_id)
+        yield StageRun(episode=episode, usage=usage, started=started)
+    except Exception as error:
+        reason = f"{name} failed: {error}" if str(error) else f"{name} failed: {type(error).__name__}"
+        if is_transient(error) and context.retry_number < max_retries(context):
+            # Dagster's retry policy will try the step again: not FAILED yet.
+            context.log.warning(f"{reason}; retrying")
+            raise
+        if catalog.get(episode_id) is not None:
+            catalog.fail(episode_id, reason)
+        raise dg.Failure(description=reason, allow_retries=False) from error
+    except BaseException:
+        # Interrupted (the run was cancelled or the process is exiting): say so, then go.
+        if catalog.get(episode_id) is not None:
+            catalog.fail(episode_id, f"{name} was interrupted")
+        raise
+    finally:
+        if episode is not None:
+            catalog.record_usage(
+                episode_id, name, context.run.run_id, usage, time.monotonic() - started
+            )
+
+
+# Network trouble that outlived the provider client's own retries. Anything else (bad output,
+# a refused request, a bug) fails the episode at once: retrying would only cost money.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    openai.APIConnectionError,  # includes timeouts
+    openai.RateLimitError,
+    openai.InternalServerError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    cause = error.__cause__
+    return isinstance(error, TRANSIENT_ERRORS) or (
+        cause is not None and isinstance(cause, TRANSIENT_ERRORS)
+    )
+
+
+def max_retries(context: dg.AssetExecutionContext) -> int:
+    policy = context.op_def.retry_policy
+    return policy.max_retries if policy else 0
+
+
+def usage_metadata(usage: Usage) -> dict[str, dg.MetadataValue]:
+    return {
+        "llm_calls": dg.MetadataValue.int(usage.llm_calls),
+        "llm_tokens": dg.MetadataValue.int(usage.tokens),
+        "prompt_tokens": dg.MetadataValue.int(usage.prompt_tokens),
+        "completion_tokens": dg.MetadataValue.int(usage.completion_tokens),
+        "tts_calls": dg.MetadataValue.int(usage.tts_calls),
+        "tts_characters": dg.MetadataValue.int(usage.tts_characters),
+        "estimated_usd": dg.MetadataValue.float(round(usage.usd, 6)),
+    }

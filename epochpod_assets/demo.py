@@ -1,0 +1,80 @@
+"""`epochpod demo`: one episode of each format, through the real sensor and real Dagster runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rich.live import Live
+
+from epochpod_assets.console import console as make_console
+from epochpod_assets.console import episode_table
+from epochpod_assets.intake import enqueue, open_catalog
+from epochpod_assets.status import TERMINAL, Stage
+
+DEMO_REQUESTS = [
+    {
+        "format": "interview",
+        "guest_name": "Albert Einstein",
+        "topic": "the theory of relativity",
+        "angle": "how a patent clerk rethought space and time",
+        "target_minutes": 3,
+    },
+    {
+        "format": "debate",
+        "topic": "whether the printing press did more good than harm",
+        "participants": [
+            {"name": "Martin Luther", "position": "print spread truth to ordinary people"},
+            {"name": "Erasmus", "position": "print spread quarrels faster than wisdom"},
+        ],
+        "rounds": 2,
+        "target_minutes": 3,
+    },
+    {
+        "format": "adventure",
+        "setting": "Rome on the Ides of March, 44 BC",
+        "premise": "You are a messenger carrying a warning to Julius Caesar.",
+        "target_minutes": 3,
+    },
+]
+
+
+def run_demo() -> int:
+    from epochpod_assets.definitions import defs
+    from epochpod_assets.worker import dagster_instance, work_queue
+
+    console = make_console()
+    started = time.monotonic()
+    db = open_catalog()
+    ids = [enqueue(request, db) for request in DEMO_REQUESTS]
+    console.print(f"queued {len(ids)} episodes: {', '.join(ids)}")
+    instance = dagster_instance()
+
+    done = threading.Event()
+
+    def table_now() -> object:
+        rows = [row for i in ids if (row := db.get(i))]
+        return episode_table(db, rows, title=f"Epoch Pod demo ({time.monotonic() - started:.0f} s)")
+
+    with Live(table_now(), console=console, refresh_per_second=2) as live:
+
+        def refresh() -> None:
+            while not done.wait(0.5):
+                live.update(table_now())
+
+        painter = threading.Thread(target=refresh, daemon=True)
+        painter.start()
+        try:
+            work_queue(defs, instance, log_level="CRITICAL")
+        finally:
+            done.set()
+            painter.join()
+            live.update(table_now())
+    rows = [row for i in ids if (row := db.get(i))]
+    finished = all(Stage(row["generation_status"]) in TERMINAL for row in rows)
+    published = sum(row["generation_status"] == Stage.COMPLETED for row in rows)
+    console.print(
+        f"{published} of {len(rows)} episodes published in {time.monotonic() - started:.0f} s. "
+        f"Dagster instance: {instance.root_directory}. See the runs with `make ui`."
+    )
+    return 0 if finished and published == len(rows) else 1

@@ -1,0 +1,117 @@
+"""Work the queue in the foreground, without the Dagster daemon.
+
+For single-box deployments, scripts and the demo: evaluate the real `episode_requests` sensor,
+execute the runs it asks for in this process against the real Dagster instance, repeat. The runs
+carry the same run-key and sensor tags the daemon would give them, so a daemon started later
+will not launch them again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dagster as dg
+from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
+
+from epochpod_assets import settings
+from epochpod_assets.resources import CatalogResource
+from epochpod_assets.sensors import settle_failed_run
+
+SENSOR = "episode_requests"
+JOB = "generate_episode"
+
+
+def dagster_instance() -> dg.DagsterInstance:
+    """The instance at DAGSTER_HOME, by default a folder under EPOCHPOD_HOME."""
+    home = settings.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        # A local instance needs no settings; we only keep it from phoning home.
+        config.write_text("telemetry:\n  enabled: false\n")
+    return dg.DagsterInstance.get()
+
+
+@dataclass
+class WorkReport:
+    launched: list[str] = field(default_factory=list)  # run ids
+    skipped: list[str] = field(default_factory=list)  # run keys that already had a run
+    failed: list[str] = field(default_factory=list)  # run ids that failed
+
+
+def tick(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    on_run: Callable[[str, str], None] | None = None,
+    log_level: str = "INFO",
+) -> WorkReport:
+    """One sensor evaluation and the runs it requests, executed one after another."""
+    report = WorkReport()
+    sensor = defs.resolve_sensor_def(SENSOR)
+    job = defs.resolve_job_def(JOB)
+    context = dg.build_sensor_context(
+        instance=instance, sensor_name=SENSOR, definitions=defs, resources=defs.resources
+    )
+    result = sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    for partitions_request in result.dynamic_partitions_requests or []:
+        if isinstance(partitions_request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(
+                partitions_request.partitions_def_name, list(partitions_request.partition_keys)
+            )
+    for request in result.run_requests or []:
+        assert request.run_key and request.partition_key
+        if _run_exists(instance, request.run_key):
+            report.skipped.append(request.run_key)
+            continue
+        if on_run:
+            on_run(request.partition_key, request.run_key)
+        outcome = job.execute_in_process(
+            instance=instance,
+            partition_key=request.partition_key,
+            tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: SENSOR},
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+        report.launched.append(outcome.run_id)
+        if not outcome.success:
+            report.failed.append(outcome.run_id)
+            # What the daemon's run-failure sensor would do for a run that died outside an asset.
+            failures = [e.message for e in outcome.all_events if e.is_failure and e.message]
+            catalog = defs.resources["catalog"]
+            assert isinstance(catalog, CatalogResource)
+            settle_failed_run(
+                catalog.get(), request.partition_key, outcome.run_id, failures[-1] if failures else None
+            )
+    return report
+
+
+def work_queue(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    *,
+    watch: bool = False,
+    poll_seconds: float = 5.0,
+    on_run: Callable[[str, str], None] | None = None,
+    log_level: str = "INFO",
+) -> WorkReport:
+    """Tick until the queue is empty (or forever with `watch`)."""
+    total = WorkReport()
+    while True:
+        report = tick(defs, instance, on_run, log_level)
+        total.launched += report.launched
+        total.skipped += report.skipped
+        total.failed += report.failed
+        if not report.launched:
+            if not watch:
+                return total
+            time.sleep(poll_seconds)
+
+
+def _run_exists(instance: dg.DagsterInstance, run_key: str) -> bool:
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=5)
+    return any(run.tags.get(SENSOR_NAME_TAG) == SENSOR for run in runs)
