@@ -1,0 +1,131 @@
+"""The production voice: OpenAI's speech endpoint (`tts-1`, `tts-1-hd`, `gpt-4o-mini-tts`).
+
+It asks for raw PCM (24 kHz, s16le, mono) so the episode is encoded to MP3 once, at the end,
+instead of decoding and re-encoding every segment. The endpoint takes at most 4,096 characters,
+so longer text is split at sentence ends (at spaces if one sentence is too long) and the PCM
+joined. Retries and error messages follow the writer's rules (see openai_writer).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import openai
+
+from epochpod_assets.providers.base import ProviderError, Speech, Usage
+from epochpod_assets.providers.openai_writer import (
+    DEFAULT_MAX_RETRIES,
+    call_openai,
+    make_client,
+)
+from epochpod_assets.providers.pricing import Prices, load_prices
+from epochpod_assets.voices import VOICES
+
+DEFAULT_MODEL = "tts-1"
+DEFAULT_TIMEOUT = 120.0
+SAMPLE_RATE = 24_000  # what OpenAI's "pcm" format is
+MAX_INPUT_CHARS = 4_096
+# tts-1 and tts-1-hd know only the first nine voices; gpt-4o-mini-tts knows all of them.
+CLASSIC_VOICES = VOICES[:9]
+
+# A sentence ends at . ! ? or … (plus closing quotes or brackets) followed by whitespace; a
+# line break ends one too. The whitespace stays with the sentence so the pieces join back
+# into the original text exactly, and every character is billed once.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'\u201d\u2019)\]]*\s+|\n\s*")
+_WORD_END = re.compile(r"\s+")
+
+
+class OpenAIVoice:
+    """Speaks text with OpenAI's speech API and reports the characters it paid for."""
+
+    provider = "openai"
+
+    def __init__(
+        self,
+        api_key: str,
+        model: str = DEFAULT_MODEL,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        prices: Prices | None = None,
+    ) -> None:
+        self.model = model
+        self.prices = prices or load_prices(None)
+        self._client = make_client(api_key, base_url, timeout, max_retries)
+        self._api_key = api_key
+
+    def close(self) -> None:
+        self._client.close()
+
+    def synthesize(
+        self, text: str, voice: str, usage: Usage, instructions: str | None = None
+    ) -> Speech:
+        self._check_voice(voice)
+        # Only gpt-4o-mini-tts can be steered; the tts-1 models reject `instructions`.
+        steer = instructions if self.model.startswith("gpt-4o-mini-tts") else None
+        chunks = [chunk for chunk in split_for_speech(text) if chunk.strip()]
+        pcm = b"".join(self._speak(chunk, voice, steer, usage) for chunk in chunks)
+        return Speech(pcm=pcm, sample_rate=SAMPLE_RATE)
+
+    def _check_voice(self, voice: str) -> None:
+        known = CLASSIC_VOICES if self.model in ("tts-1", "tts-1-hd") else VOICES
+        if voice not in known:
+            raise ProviderError(
+                f"{self.model} has no voice {voice!r}; choose one of {', '.join(known)}"
+            )
+
+    def _speak(self, text: str, voice: str, instructions: str | None, usage: Usage) -> bytes:
+        response = call_openai(
+            lambda: self._client.audio.speech.create(
+                model=self.model,
+                voice=voice,
+                input=text,
+                instructions=instructions or openai.omit,
+                response_format="pcm",
+            ),
+            doing=f"speaking {len(text)} characters",
+            api_key=self._api_key,
+        )
+        usage.add_tts(len(text), self.prices.tts_usd(self.model, len(text)))
+        pcm = response.content
+        # A half sample would shift every later sample of the join by one byte: noise.
+        return pcm[: len(pcm) - len(pcm) % 2]
+
+
+def split_for_speech(text: str, limit: int = MAX_INPUT_CHARS) -> list[str]:
+    """Pieces of at most `limit` characters that join back into `text` exactly.
+
+    Cuts fall after sentence ends where possible, else after spaces, else (one word longer
+    than `limit`) anywhere.
+    """
+    if len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    for sentence in _cut_after(text, _SENTENCE_END):
+        if len(sentence) <= limit:
+            pieces.append(sentence)
+            continue
+        for word in _cut_after(sentence, _WORD_END):
+            pieces += [word[start : start + limit] for start in range(0, len(word), limit)]
+    return _pack(pieces, limit)
+
+
+def _cut_after(text: str, boundary: re.Pattern[str]) -> list[str]:
+    ends = [match.end() for match in boundary.finditer(text)]
+    bounds = [0, *ends, len(text)]
+    return [text[start:end] for start, end in itertools.pairwise(bounds) if end > start]
+
+
+def _pack(pieces: list[str], limit: int) -> list[str]:
+    """Greedily join consecutive pieces into as few chunks of at most `limit` as possible."""
+    chunks: list[str] = []
+    current = ""
+    for piece in pieces:
+        if current and len(current) + len(piece) > limit:
+            chunks.append(current)
+            current = ""
+        current += piece
+    if current:
+        chunks.append(current)
+    return chunks

@@ -1,0 +1,210 @@
+"""The production writer: OpenAI chat completions with structured outputs.
+
+Works with any OpenAI-compatible server (Ollama, vLLM) through `base_url`.
+
+Failure policy
+- Transient errors (429, 5xx, timeouts, dropped connections) are retried by the openai client
+  itself (`max_retries`): exponential backoff with jitter, honouring Retry-After.
+- Permanent errors (400, 401, 403, 404, content policy) fail at once.
+- An answer that is not valid JSON, does not fit the schema, or fails `task.check` is re-asked
+  up to `max_reasks` times, with the reason appended to the conversation.
+- A refusal fails at once: asking again rarely changes the model's mind and costs money.
+Every answer that carried usage is billed into `Usage`, including rejected ones.
+Error messages never contain the API key, even when a server echoes it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import openai
+import pydantic
+from openai.lib._pydantic import to_strict_json_schema
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from openai.types.shared_params import ResponseFormatJSONSchema
+
+from epochpod_assets.providers.base import ProviderError, T, Usage, WritingTask
+from epochpod_assets.providers.pricing import Prices, load_prices
+
+DEFAULT_MODEL = "gpt-4o-mini"
+# Long enough for a full script section; OpenAI's own default (10 minutes) hides hung calls.
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MAX_RETRIES = 4
+DEFAULT_MAX_REASKS = 2
+_MAX_REASON_CHARS = 1_500
+
+R = TypeVar("R")
+
+
+class OpenAIWriter:
+    """Writes each `WritingTask` as JSON that fits its pydantic schema, via chat completions."""
+
+    provider = "openai"
+
+    def __init__(
+        self,
+        api_key: str,
+        model: str = DEFAULT_MODEL,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_reasks: int = DEFAULT_MAX_REASKS,
+        prices: Prices | None = None,
+    ) -> None:
+        self.model = model
+        self.max_reasks = max_reasks
+        self.prices = prices or load_prices(None)
+        self._client = make_client(api_key, base_url, timeout, max_retries)
+        self._api_key = api_key
+
+    def close(self) -> None:
+        self._client.close()
+
+    def write(self, task: WritingTask[T], usage: Usage) -> T:
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": task.instructions},
+            {"role": "user", "content": task.prompt},
+        ]
+        response_format = _response_format(task)
+        reason = ""
+        for _attempt in range(self.max_reasks + 1):
+            content = self._complete(task, messages, response_format, usage)
+            try:
+                return _accept(task, content)
+            except ValueError as exc:  # pydantic.ValidationError is a ValueError
+                reason = _reason(exc)
+            messages += [
+                {"role": "assistant", "content": content},
+                {"role": "user", "content": _reask_prompt(task, reason)},
+            ]
+        raise ProviderError(
+            f"{self.model} gave no acceptable {task.name} in {self.max_reasks + 1} attempts; "
+            f"last problem: {reason}"
+        )
+
+    def _complete(
+        self,
+        task: WritingTask[T],
+        messages: list[ChatCompletionMessageParam],
+        response_format: ResponseFormatJSONSchema,
+        usage: Usage,
+    ) -> str:
+        """One chat completion (with the client's transient retries); its content."""
+        completion = call_openai(
+            lambda: self._client.chat.completions.create(
+                model=self.model, messages=messages, response_format=response_format
+            ),
+            doing=f"writing {task.name}",
+            api_key=self._api_key,
+        )
+        self._bill(completion, usage)
+        if not completion.choices:
+            raise ProviderError(f"{self.model} returned no answer for {task.name}")
+        choice = completion.choices[0]
+        if choice.message.refusal:
+            raise ProviderError(f"the model refused to write {task.name}: {choice.message.refusal}")
+        if choice.finish_reason == "content_filter":
+            raise ProviderError(f"the content filter stopped {task.name}")
+        return choice.message.content or ""
+
+    def _bill(self, completion: ChatCompletion, usage: Usage) -> None:
+        if completion.usage is None:  # some compatible servers omit it; nothing to bill
+            return
+        prompt = completion.usage.prompt_tokens
+        answer = completion.usage.completion_tokens
+        usage.add_llm(prompt, answer, self.prices.llm_usd(self.model, prompt, answer))
+
+
+def make_client(
+    api_key: str, base_url: str | None, timeout: float, max_retries: int
+) -> openai.OpenAI:
+    """An openai client that retries transient failures itself; shared with OpenAIVoice."""
+    if not api_key:
+        raise ProviderError("OpenAI needs an API key: set OPENAI_API_KEY")
+    return openai.OpenAI(
+        api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+    )
+
+
+def call_openai(call: Callable[[], R], doing: str, api_key: str) -> R:
+    """`call()`, with any openai failure that survived the client's retries as ProviderError."""
+    try:
+        return call()
+    except openai.OpenAIError as exc:
+        error = provider_error(exc, doing, api_key)
+    # Raised outside the except block on purpose: the openai exception (whose body may echo
+    # the key) must not ride along as __context__ into tracebacks and Dagster's error view.
+    raise error
+
+
+def provider_error(exc: openai.OpenAIError, doing: str, api_key: str) -> ProviderError:
+    """A safe, readable ProviderError for an openai failure that survived the client's retries."""
+    if isinstance(exc, openai.APIStatusError):
+        message = f"OpenAI answered HTTP {exc.status_code} while {doing}: {_server_message(exc)}"
+        if exc.request_id:
+            message += f" (request id {exc.request_id})"
+    elif isinstance(exc, openai.APITimeoutError):
+        message = f"OpenAI timed out while {doing}, even after retries"
+    elif isinstance(exc, openai.APIConnectionError):
+        message = f"could not reach OpenAI while {doing}, even after retries"
+    else:
+        message = f"OpenAI failed while {doing}: {exc}"
+    return ProviderError(redact(message, api_key))
+
+
+def redact(text: str, secret: str) -> str:
+    # A misconfigured or hostile server may echo the key; never let it reach a log or the UI.
+    return text.replace(secret, "[redacted]") if secret else text
+
+
+def _server_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+    return exc.message
+
+
+def _response_format(task: WritingTask[Any]) -> ResponseFormatJSONSchema:
+    # An explicit json_schema rather than `chat.completions.parse()`: parse() raises on an
+    # invalid answer before handing back the completion, and its usage would go unbilled.
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": task.schema.__name__,
+            "schema": to_strict_json_schema(task.schema),
+            "strict": True,
+        },
+    }
+
+
+def _accept(task: WritingTask[T], content: str) -> T:
+    """The parsed, checked answer; ValueError with the reason if it is not acceptable."""
+    answer = task.schema.model_validate_json(content)
+    if task.check is not None:
+        task.check(answer)
+    return answer
+
+
+def _reason(exc: ValueError) -> str:
+    if isinstance(exc, pydantic.ValidationError):
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc']) or 'answer'}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        reason = "; ".join(problems)
+    else:
+        reason = str(exc) or type(exc).__name__
+    return reason[:_MAX_REASON_CHARS]
+
+
+def _reask_prompt(task: WritingTask[Any], reason: str) -> str:
+    return (
+        f"That {task.name} was rejected: {reason}\n"
+        "Answer again with the whole JSON object, fixing this and keeping to the schema."
+    )
+
+
+__all__ = ["OpenAIWriter", "call_openai", "make_client", "provider_error", "redact"]
