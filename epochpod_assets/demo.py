@@ -6,6 +6,7 @@ import threading
 import time
 
 from rich.live import Live
+from rich.table import Table
 
 from epochpod_assets.console import console as make_console
 from epochpod_assets.console import episode_table
@@ -52,7 +53,7 @@ def run_demo() -> int:
 
     done = threading.Event()
 
-    def table_now() -> object:
+    def table_now() -> Table:
         rows = [row for i in ids if (row := db.get(i))]
         return episode_table(db, rows, title=f"Epoch Pod demo ({time.monotonic() - started:.0f} s)")
 

@@ -78,13 +78,23 @@ def render_tracks(
             for index, ((section, line), said) in enumerate(zip(lines, speech, strict=True)):
                 is_last = index == len(lines) - 1
                 next_section = lines[index + 1][0] if not is_last else section
-                pause = 0.0 if is_last else (
-                    PAUSE_BETWEEN_SECTIONS if next_section != section else PAUSE_BETWEEN_TURNS
+                pause = (
+                    0.0
+                    if is_last
+                    else (
+                        PAUSE_BETWEEN_SECTIONS if next_section != section else PAUSE_BETWEEN_TURNS
+                    )
                 )
-                clips.append(Clip(speaker=line.speaker, text=line.text, speech=said, pause_after=pause))
+                clips.append(
+                    Clip(speaker=line.speaker, text=line.text, speech=said, pause_after=pause)
+                )
             chapters = _chapter_marks(plan)
             tags = TrackTags(
-                title=plan.title, artist="Epoch Pod", album=album, date=date, description=description
+                title=plan.title,
+                artist="Epoch Pod",
+                album=album,
+                date=date,
+                description=description,
             )
             rendered = render_track(clips, chapters, tags, bitrate=bitrate)
             audio_url = store.put(

@@ -49,19 +49,17 @@ def _known_voice(value: str) -> str:
     return value
 
 
-def Text(max_length: int) -> Any:  # noqa: N802 - reads as a type in field declarations
-    return Annotated[str, Field(max_length=max_length), AfterValidator(_clean_text)]
-
-
-Name = Text(120)
-Topic = Text(300)
+Name = Annotated[str, Field(max_length=120), AfterValidator(_clean_text)]
+Topic = Annotated[str, Field(max_length=300), AfterValidator(_clean_text)]
+Prose = Annotated[str, Field(max_length=500), AfterValidator(_clean_text)]
+UserId = Annotated[str, Field(max_length=64), AfterValidator(_clean_text)]
 Voice = Annotated[str, AfterValidator(_known_voice)]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strict=True)
+    model_config = ConfigDict(extra="forbid")
 
-    user_id: Annotated[str, Field(max_length=64), AfterValidator(_clean_text)] | None = None
+    user_id: UserId | None = None
     target_minutes: float = Field(default=5, ge=1, le=60)
 
 
@@ -71,7 +69,7 @@ class InterviewRequest(_Request):
     format: Literal["interview"] = "interview"
     guest_name: Name
     topic: Topic
-    angle: Text(500) | None = None
+    angle: Prose | None = None
     host_name: Name = "The Epoch Host"
     host_voice: Voice = "onyx"
     guest_voice: Voice = "echo"
@@ -81,15 +79,17 @@ class InterviewRequest(_Request):
         if self.host_name.casefold() == self.guest_name.casefold():
             raise ValueError("guest_name must differ from host_name")
         if self.host_voice == self.guest_voice:
-            raise ValueError("guest_voice must differ from host_voice so listeners can tell them apart")
+            raise ValueError(
+                "guest_voice must differ from host_voice so listeners can tell them apart"
+            )
         return self
 
 
 class Participant(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strict=True)
+    model_config = ConfigDict(extra="forbid")
 
     name: Name
-    position: Text(300)
+    position: Topic
     voice: Voice | None = None
 
 
@@ -119,7 +119,9 @@ class DebateRequest(_Request):
             voiced.append(p if p.voice else p.model_copy(update={"voice": spare.pop(0)}))
         voices = [self.moderator_voice] + [p.voice for p in voiced]
         if len(set(voices)) != len(voices):
-            raise ValueError("every speaker needs a different voice so listeners can tell them apart")
+            raise ValueError(
+                "every speaker needs a different voice so listeners can tell them apart"
+            )
         self.participants = voiced
         return self
 
@@ -130,7 +132,7 @@ class AdventureRequest(_Request):
     format: Literal["adventure"] = "adventure"
     setting: Topic
     protagonist: Name = "you"
-    premise: Text(500) | None = None
+    premise: Prose | None = None
     narrator_voice: Voice = "fable"
     depth: int = Field(default=3, ge=1, le=4, description="levels of choices before an ending")
     choices: int = Field(default=2, ge=2, le=3, description="choices offered at each node")

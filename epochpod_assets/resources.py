@@ -64,9 +64,7 @@ class WriterResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         if self.provider == "offline" or (self.provider == "auto" and not self.api_key):
             return OfflineWriter()
         if not self.api_key:
-            raise dg.DagsterInvalidConfigError(
-                "writer provider is 'openai' but OPENAI_API_KEY is not set", [], None
-            )
+            raise ValueError("EPOCHPOD_WRITER is 'openai' but OPENAI_API_KEY is not set")
         from epochpod_assets.providers.openai_writer import OpenAIWriter
 
         return OpenAIWriter(
@@ -92,9 +90,7 @@ class VoiceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
             return EspeakVoice()
         if not self.api_key:
-            raise dg.DagsterInvalidConfigError(
-                "voice provider is 'openai' but OPENAI_API_KEY is not set", [], None
-            )
+            raise ValueError("EPOCHPOD_VOICE is 'openai' but OPENAI_API_KEY is not set")
         from epochpod_assets.providers.openai_voice import OpenAIVoice
 
         return OpenAIVoice(api_key=self.api_key, model=self.model, base_url=self.base_url)

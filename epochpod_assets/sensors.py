@@ -1,16 +1,15 @@
 """Sensors: pick requests up from the queue, and settle episodes whose runs failed."""
 
-
 import datetime as dt
 import os
 
 import dagster as dg
 
+from epochpod_assets.catalog import Catalog
 from epochpod_assets.jobs import generate_episode
 from epochpod_assets.partitions import episodes_partitions
 from epochpod_assets.requests import FORMAT_TYPES, RequestError, parse_request
 from epochpod_assets.resources import CatalogResource
-from epochpod_assets.catalog import Catalog
 from epochpod_assets.status import TERMINAL
 
 EPISODE_TAG = "epochpod/episode_id"
@@ -48,7 +47,9 @@ def episode_requests(
         try:
             request = parse_request(row["request"])
             if FORMAT_TYPES[request.format] != row["type"]:
-                raise RequestError([f"type: is {row['type']} but the request is a {request.format}"])
+                raise RequestError(
+                    [f"type: is {row['type']} but the request is a {request.format}"]
+                )
         except RequestError as error:
             # A row the web app (or a hand-written INSERT) got wrong must not block the queue.
             db.fail(row["id"], str(error))
@@ -75,9 +76,7 @@ def episode_requests(
     monitored_jobs=[generate_episode],
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def episode_run_failures(
-    context: dg.RunFailureSensorContext, catalog: CatalogResource
-) -> None:
+def episode_run_failures(context: dg.RunFailureSensorContext, catalog: CatalogResource) -> None:
     """Like the original's onFailure: a run that failed before or outside an asset (a crash, a
     resource that would not start) still leaves its episode FAILED with the reason."""
     tags = context.dagster_run.tags

@@ -82,10 +82,13 @@ def tick(
             report.failed.append(outcome.run_id)
             # What the daemon's run-failure sensor would do for a run that died outside an asset.
             failures = [e.message for e in outcome.all_events if e.is_failure and e.message]
-            catalog = defs.resources["catalog"]
+            catalog = (defs.resources or {})["catalog"]
             assert isinstance(catalog, CatalogResource)
             settle_failed_run(
-                catalog.get(), request.partition_key, outcome.run_id, failures[-1] if failures else None
+                catalog.get(),
+                request.partition_key,
+                outcome.run_id,
+                failures[-1] if failures else None,
             )
     return report
 

@@ -24,7 +24,12 @@ def epochpod_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     home = tmp_path / "epochpod"
     monkeypatch.setenv("EPOCHPOD_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
-    for name in ("EPOCHPOD_DATABASE_URL", "EPOCHPOD_MEDIA_DIR", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+    for name in (
+        "EPOCHPOD_DATABASE_URL",
+        "EPOCHPOD_MEDIA_DIR",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     resources._catalog.cache_clear()
     yield home

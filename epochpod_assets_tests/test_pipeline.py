@@ -128,7 +128,13 @@ def test_offline_episode_is_published_with_status_sequence(
     ]
     progress = [p for _, p in history]
     assert progress == sorted(progress), "progress never goes backwards"
-    assert {("GENERATING_OUTLINE", 10), ("GENERATING_SCRIPT", 40), ("GENERATING_AUDIO", 70), ("UPLOADING", 90), ("COMPLETED", 100)} <= set(history)
+    assert {
+        ("GENERATING_OUTLINE", 10),
+        ("GENERATING_SCRIPT", 40),
+        ("GENERATING_AUDIO", 70),
+        ("UPLOADING", 90),
+        ("COMPLETED", 100),
+    } <= set(history)
     audio_steps = [p for s, p in history if s == "GENERATING_AUDIO"]
     assert len(audio_steps) > 2 and max(audio_steps) <= 89, "audio progress rises per segment"
 
@@ -163,7 +169,10 @@ def test_offline_episode_is_published_with_status_sequence(
     if kind == "adventure":
         story = detail["story_map"]
         assert set(story) == {"n0", "n1", "n2"}
-        assert all(_path(node["audio_url"]).exists() and node["duration_seconds"] > 5 for node in story.values())
+        assert all(
+            _path(node["audio_url"]).exists() and node["duration_seconds"] > 5
+            for node in story.values()
+        )
         assert [c["next"] for c in story["n0"]["choices"]] == ["n1", "n2"]
         spoken_words = spoken_words * 2 // 3  # one path visits two of the three nodes
     expected = spoken_words / WORDS_PER_MINUTE * 60
@@ -195,8 +204,11 @@ def test_failure_leaves_the_episode_failed_with_a_reason(instance: dg.DagsterIns
     # The outline never ran, so the script has nothing to work from.
     instance.add_dynamic_partitions("episodes", [episode_id])
     result = dg.materialize(
-        [episode_script], partition_key=episode_id, instance=instance,
-        resources=resources_from_env(), raise_on_error=False,
+        [episode_script],
+        partition_key=episode_id,
+        instance=instance,
+        resources=resources_from_env(),
+        raise_on_error=False,
     )
     assert not result.success
     row = db.get(episode_id)

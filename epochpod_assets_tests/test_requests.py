@@ -51,33 +51,129 @@ BAD_REQUESTS: list[tuple[str, Any, str]] = [
     ("topic missing", _with(INTERVIEW, topic=...), "topic: is required"),
     ("empty guest", _with(INTERVIEW, guest_name=""), "guest_name: must not be blank"),
     ("blank topic", _with(INTERVIEW, topic="   "), "topic: must not be blank"),
-    ("guest too long", _with(INTERVIEW, guest_name="x" * 121), "guest_name: String should have at most 120"),
+    (
+        "guest too long",
+        _with(INTERVIEW, guest_name="x" * 121),
+        "guest_name: String should have at most 120",
+    ),
     ("topic too long", _with(INTERVIEW, topic="x" * 301), "topic: String should have at most 300"),
     ("number as topic", _with(INTERVIEW, topic=42), "topic: Input should be a valid string"),
-    ("null byte", _with(INTERVIEW, guest_name="Marie\x00Curie"), "guest_name: contains a control character (U+0000)"),
-    ("escape sequence", _with(INTERVIEW, topic="\x1b[31mred"), "topic: contains a control character (U+001B)"),
-    ("bidi override", _with(INTERVIEW, topic="abc\u202edef"), "topic: contains a control character (U+202E)"),
+    (
+        "null byte",
+        _with(INTERVIEW, guest_name="Marie\x00Curie"),
+        "guest_name: contains a control character (U+0000)",
+    ),
+    (
+        "escape sequence",
+        _with(INTERVIEW, topic="\x1b[31mred"),
+        "topic: contains a control character (U+001B)",
+    ),
+    (
+        "bidi override",
+        _with(INTERVIEW, topic="abc\u202edef"),
+        "topic: contains a control character (U+202E)",
+    ),
     ("unknown voice", _with(INTERVIEW, host_voice="darth"), "host_voice: unknown voice 'darth'"),
-    ("same voices", _with(INTERVIEW, host_voice="echo", guest_voice="echo"), "guest_voice must differ"),
+    (
+        "same voices",
+        _with(INTERVIEW, host_voice="echo", guest_voice="echo"),
+        "guest_voice must differ",
+    ),
     ("guest is host", _with(INTERVIEW, guest_name="The Epoch Host"), "guest_name must differ"),
     ("unknown field", _with(INTERVIEW, guset_name="typo"), "guset_name: is not a known field"),
-    ("too short", _with(INTERVIEW, target_minutes=0.5), "target_minutes: Input should be greater than or equal to 1"),
-    ("too long", _with(INTERVIEW, target_minutes=600), "target_minutes: Input should be less than or equal to 60"),
-    ("minutes as text", _with(INTERVIEW, target_minutes="ten"), "target_minutes: Input should be a valid number"),
-    ("one participant", _with(DEBATE, participants=_participants("A")), "participants: List should have at least 2"),
-    ("five participants", _with(DEBATE, participants=_participants(*"ABCDE")), "participants: List should have at most 4"),
-    ("participants not a list", _with(DEBATE, participants="A and B"), "participants: Input should be a valid list"),
-    ("participant without position", _with(DEBATE, participants=[{"name": "A"}, {"name": "B", "position": "p"}]), "participants.0.position: is required"),
-    ("duplicate participants", _with(DEBATE, participants=_participants("A", "A")), "must all have different names"),
-    ("participant bad voice", _with(DEBATE, participants=[{"name": "A", "position": "p", "voice": "bob"}, {"name": "B", "position": "q"}]), "participants.0.voice: unknown voice 'bob'"),
-    ("participant shares moderator voice", _with(DEBATE, participants=[{"name": "A", "position": "p", "voice": "alloy"}, {"name": "B", "position": "q"}]), "different voice"),
-    ("too many rounds", _with(DEBATE, rounds=20), "rounds: Input should be less than or equal to 6"),
-    ("adventure too deep", _with(ADVENTURE, depth=9), "depth: Input should be less than or equal to 4"),
-    ("adventure no depth", _with(ADVENTURE, depth=0), "depth: Input should be greater than or equal to 1"),
-    ("adventure one choice", _with(ADVENTURE, choices=1), "choices: Input should be greater than or equal to 2"),
-    ("adventure many choices", _with(ADVENTURE, choices=5), "choices: Input should be less than or equal to 3"),
+    (
+        "too short",
+        _with(INTERVIEW, target_minutes=0.5),
+        "target_minutes: Input should be greater than or equal to 1",
+    ),
+    (
+        "too long",
+        _with(INTERVIEW, target_minutes=600),
+        "target_minutes: Input should be less than or equal to 60",
+    ),
+    (
+        "minutes as text",
+        _with(INTERVIEW, target_minutes="ten"),
+        "target_minutes: Input should be a valid number",
+    ),
+    (
+        "one participant",
+        _with(DEBATE, participants=_participants("A")),
+        "participants: List should have at least 2",
+    ),
+    (
+        "five participants",
+        _with(DEBATE, participants=_participants(*"ABCDE")),
+        "participants: List should have at most 4",
+    ),
+    (
+        "participants not a list",
+        _with(DEBATE, participants="A and B"),
+        "participants: Input should be a valid list",
+    ),
+    (
+        "participant without position",
+        _with(DEBATE, participants=[{"name": "A"}, {"name": "B", "position": "p"}]),
+        "participants.0.position: is required",
+    ),
+    (
+        "duplicate participants",
+        _with(DEBATE, participants=_participants("A", "A")),
+        "must all have different names",
+    ),
+    (
+        "participant bad voice",
+        _with(
+            DEBATE,
+            participants=[
+                {"name": "A", "position": "p", "voice": "bob"},
+                {"name": "B", "position": "q"},
+            ],
+        ),
+        "participants.0.voice: unknown voice 'bob'",
+    ),
+    (
+        "participant shares moderator voice",
+        _with(
+            DEBATE,
+            participants=[
+                {"name": "A", "position": "p", "voice": "alloy"},
+                {"name": "B", "position": "q"},
+            ],
+        ),
+        "different voice",
+    ),
+    (
+        "too many rounds",
+        _with(DEBATE, rounds=20),
+        "rounds: Input should be less than or equal to 6",
+    ),
+    (
+        "adventure too deep",
+        _with(ADVENTURE, depth=9),
+        "depth: Input should be less than or equal to 4",
+    ),
+    (
+        "adventure no depth",
+        _with(ADVENTURE, depth=0),
+        "depth: Input should be greater than or equal to 1",
+    ),
+    (
+        "adventure one choice",
+        _with(ADVENTURE, choices=1),
+        "choices: Input should be greater than or equal to 2",
+    ),
+    (
+        "adventure many choices",
+        _with(ADVENTURE, choices=5),
+        "choices: Input should be less than or equal to 3",
+    ),
     ("adventure no setting", _with(ADVENTURE, setting=...), "setting: is required"),
-    ("adventure bad narrator", _with(ADVENTURE, narrator_voice="HAL"), "narrator_voice: unknown voice 'HAL'"),
+    (
+        "adventure bad narrator",
+        _with(ADVENTURE, narrator_voice="HAL"),
+        "narrator_voice: unknown voice 'HAL'",
+    ),
 ]
 
 
@@ -86,7 +182,9 @@ def _row_count() -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(episodes)).scalar_one())
 
 
-@pytest.mark.parametrize(("case", "request_", "message"), BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS])
+@pytest.mark.parametrize(
+    ("case", "request_", "message"), BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS]
+)
 def test_bad_request_is_rejected_with_its_reason_and_nothing_is_written(
     case: str, request_: Any, message: str
 ) -> None:
@@ -96,12 +194,18 @@ def test_bad_request_is_rejected_with_its_reason_and_nothing_is_written(
     assert _row_count() == 0
 
 
-@pytest.mark.parametrize("request_", [INTERVIEW, DEBATE, ADVENTURE], ids=["interview", "debate", "adventure"])
+@pytest.mark.parametrize(
+    "request_", [INTERVIEW, DEBATE, ADVENTURE], ids=["interview", "debate", "adventure"]
+)
 def test_good_request_is_queued_pending_with_progress_zero(request_: dict[str, Any]) -> None:
     episode_id = enqueue(request_)
     row = open_catalog().get(episode_id)
     assert row is not None
-    assert (row["generation_status"], row["generation_progress"], row["status"]) == ("PENDING", 0, "DRAFT")
+    assert (row["generation_status"], row["generation_progress"], row["status"]) == (
+        "PENDING",
+        0,
+        "DRAFT",
+    )
     assert row["type"] == request_["format"].upper()
     assert row["request"]["format"] == request_["format"]
 
@@ -115,16 +219,31 @@ def test_debate_participants_without_voices_get_distinct_ones() -> None:
 
 def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "epochpod_assets.cli", *args], input=stdin, capture_output=True, timeout=60
+        [sys.executable, "-m", "epochpod_assets.cli", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
     )
 
 
 def test_cli_enqueue_prints_the_id_and_json_prints_the_row() -> None:
-    done = _cli("enqueue", "interview", "--guest", "Ada Lovelace", "--topic", "the analytical engine")
+    done = _cli(
+        "enqueue", "interview", "--guest", "Ada Lovelace", "--topic", "the analytical engine"
+    )
     assert done.returncode == 0, done.stderr
     episode_id = done.stdout.decode().strip()
     assert episode_id.startswith("ep-")
-    done = _cli("enqueue", "debate", "--topic", "empire", "--participant", "Gandhi=non-violence", "--participant", "Churchill=the empire=ash", "--json")
+    done = _cli(
+        "enqueue",
+        "debate",
+        "--topic",
+        "empire",
+        "--participant",
+        "Gandhi=non-violence",
+        "--participant",
+        "Churchill=the empire=ash",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     row = json.loads(done.stdout)
     assert row["generation_status"] == "PENDING"
@@ -136,14 +255,24 @@ def test_cli_enqueue_prints_the_id_and_json_prints_the_row() -> None:
     ("args", "stdin", "message"),
     [
         (["enqueue", "interview", "--topic", "x"], None, "guest_name: is required"),
-        (["enqueue", "interview", "--guest", "A", "--topic", "t", "--host-voice", "bogus"], None, "unknown voice 'bogus'"),
+        (
+            ["enqueue", "interview", "--guest", "A", "--topic", "t", "--host-voice", "bogus"],
+            None,
+            "unknown voice 'bogus'",
+        ),
         (["enqueue", "debate", "--topic", "x", "--participant", "Only=one"], None, "at least 2"),
         (["enqueue", "adventure", "--setting", "Troy", "--depth", "7"], None, "depth:"),
         (["enqueue", "json", "-"], b"\xff\xfe", "not valid UTF-8"),
-        (["enqueue", "json", "-"], b'{"format": "interview", "guest_name": "\\u0007", "topic": "t"}', "control character"),
+        (
+            ["enqueue", "json", "-"],
+            b'{"format": "interview", "guest_name": "\\u0007", "topic": "t"}',
+            "control character",
+        ),
     ],
 )
-def test_cli_rejects_bad_requests_with_exit_code_2(args: list[str], stdin: bytes | None, message: str) -> None:
+def test_cli_rejects_bad_requests_with_exit_code_2(
+    args: list[str], stdin: bytes | None, message: str
+) -> None:
     done = _cli(*args, stdin=stdin)
     assert done.returncode == 2
     assert message in done.stderr.decode()

@@ -18,7 +18,12 @@ from epochpod_assets.intake import open_catalog
 from epochpod_assets.resources import CatalogResource
 from epochpod_assets.worker import tick
 
-REQUEST = {"format": "interview", "guest_name": "Ada Lovelace", "topic": "engines", "target_minutes": 1}
+REQUEST = {
+    "format": "interview",
+    "guest_name": "Ada Lovelace",
+    "topic": "engines",
+    "target_minutes": 1,
+}
 
 
 @pytest.fixture
@@ -104,8 +109,12 @@ def test_a_malformed_row_fails_and_the_rest_are_served(instance: dg.DagsterInsta
     with db.engine.begin() as conn:
         conn.execute(
             episodes.insert().values(
-                id="ep-broken", type="INTERVIEW", title="x", created_at=now - dt.timedelta(seconds=1),
-                updated_at=now, request={"format": "interview", "topic": "no guest"},
+                id="ep-broken",
+                type="INTERVIEW",
+                title="x",
+                created_at=now - dt.timedelta(seconds=1),
+                updated_at=now,
+                request={"format": "interview", "topic": "no guest"},
             )
         )
     assert [r.partition_key for r in evaluate(instance).run_requests or []] == [good]
@@ -123,9 +132,9 @@ def test_worker_never_launches_a_run_key_twice(instance: dg.DagsterInstance) -> 
     # As if the sensor's mark were lost: the row looks unrequested again.
     with db.engine.begin() as conn:
         conn.execute(
-            sa.update(episodes).where(episodes.c.id == episode_id).values(
-                generation_status="PENDING", queued_at=None
-            )
+            sa.update(episodes)
+            .where(episodes.c.id == episode_id)
+            .values(generation_status="PENDING", queued_at=None)
         )
     second = tick(defs, instance, log_level="ERROR")
     assert second.launched == [] and second.skipped == [f"{episode_id}:0"]

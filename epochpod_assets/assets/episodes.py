@@ -5,7 +5,6 @@ WebVTT for audio) and returns a `dg.MaterializeResult` whose metadata the UI sho
 format-agnostic: everything format-specific goes through `episode.format`.
 """
 
-
 import json
 from typing import Any
 
@@ -29,7 +28,9 @@ from epochpod_assets.storage import M, MediaStore, episode_key, get_model, put_j
 GROUP = "episodes"
 # Transient provider trouble that outlived the client's own retries gets one more go, as in
 # the original (retries: 1); permanent failures are raised with allow_retries=False.
-RETRY = dg.RetryPolicy(max_retries=1, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+RETRY = dg.RetryPolicy(
+    max_retries=1, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 @dg.asset(
@@ -81,7 +82,7 @@ def episode_script(
     with episode_stage(context, db, Stage.GENERATING_SCRIPT, "script") as stage:
         episode = stage.episode
         fmt = episode.format
-        outline = _upstream(store, episode, "outline.json", fmt.outline_model)
+        outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
         script = author.write(fmt.script_task(episode.request, outline), stage.usage)
         put_model(store, episode_key(episode.id, "script.json"), script)
         tracks = fmt.tracks(episode.request, outline, script)
@@ -123,8 +124,8 @@ def episode_audio(
     with episode_stage(context, db, Stage.GENERATING_AUDIO, "audio") as stage:
         episode = stage.episode
         fmt = episode.format
-        outline = _upstream(store, episode, "outline.json", fmt.outline_model)
-        script = _upstream(store, episode, "script.json", fmt.script_model)
+        outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
+        script: Any = _upstream(store, episode, "script.json", fmt.script_model)
         plans = fmt.tracks(episode.request, outline, script)
         publication = fmt.publication(episode.request, outline)
         cache = SegmentCache(speaker, store, stage.usage)
@@ -184,8 +185,8 @@ def published_episode(
     with episode_stage(context, db, Stage.UPLOADING, "publish") as stage:
         episode = stage.episode
         fmt = episode.format
-        outline = _upstream(store, episode, "outline.json", fmt.outline_model)
-        script = _upstream(store, episode, "script.json", fmt.script_model)
+        outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
+        script: Any = _upstream(store, episode, "script.json", fmt.script_model)
         tracks = [_track_info(t) for t in _load_manifest(store, episode.id)]
         plans = fmt.tracks(episode.request, outline, script)
         publication = fmt.publication(episode.request, outline)

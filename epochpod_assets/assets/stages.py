@@ -39,7 +39,7 @@ def load_episode(catalog: Catalog, episode_id: str) -> Episode:
         raise EpisodeNotFound(f"episode {episode_id} is not in the catalog", allow_retries=False)
     request = parse_request(row["request"])
     fmt = format_for(row["type"])
-    if fmt.type != FORMAT_TYPES[request.format]:
+    if fmt.episode_type != FORMAT_TYPES[request.format]:
         raise RequestError([f"format: the request is a {request.format}, the row a {row['type']}"])
     return Episode(id=episode_id, type=row["type"], request=request, format=fmt, row=row)
 
@@ -74,7 +74,9 @@ def episode_stage(
         catalog.set_stage(episode_id, stage, run_id=context.run.run_id)
         yield StageRun(episode=episode, usage=usage, started=started)
     except Exception as error:
-        reason = f"{name} failed: {error}" if str(error) else f"{name} failed: {type(error).__name__}"
+        reason = (
+            f"{name} failed: {error}" if str(error) else f"{name} failed: {type(error).__name__}"
+        )
         if is_transient(error) and context.retry_number < max_retries(context):
             # Dagster's retry policy will try the step again: not FAILED yet.
             context.log.warning(f"{reason}; retrying")

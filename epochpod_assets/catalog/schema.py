@@ -52,7 +52,10 @@ interview_details = sa.Table(
     "interview_details",
     metadata,
     sa.Column(
-        "episode_id", sa.String(40), sa.ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True
+        "episode_id",
+        sa.String(40),
+        sa.ForeignKey("episodes.id", ondelete="CASCADE"),
+        primary_key=True,
     ),
     sa.Column("host_name", sa.Text, nullable=False),
     sa.Column("host_voice", sa.String(32), nullable=False),
@@ -69,7 +72,10 @@ debate_details = sa.Table(
     "debate_details",
     metadata,
     sa.Column(
-        "episode_id", sa.String(40), sa.ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True
+        "episode_id",
+        sa.String(40),
+        sa.ForeignKey("episodes.id", ondelete="CASCADE"),
+        primary_key=True,
     ),
     sa.Column("moderator_name", sa.Text, nullable=False),
     sa.Column("moderator_voice", sa.String(32), nullable=False),
@@ -82,7 +88,10 @@ adventure_details = sa.Table(
     "adventure_details",
     metadata,
     sa.Column(
-        "episode_id", sa.String(40), sa.ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True
+        "episode_id",
+        sa.String(40),
+        sa.ForeignKey("episodes.id", ondelete="CASCADE"),
+        primary_key=True,
     ),
     sa.Column("narrator_voice", sa.String(32), nullable=False),
     sa.Column("entry_node", sa.String(40), nullable=False),

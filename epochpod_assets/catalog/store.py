@@ -85,7 +85,9 @@ class Catalog:
                 return
         with self._migration_lock(), self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                )
             config = _alembic_config()
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
@@ -133,7 +135,9 @@ class Catalog:
         """Oldest PENDING requests not asked for within the lease, in creation order."""
         stale = utcnow() - lease
         query = (
-            sa.select(episodes.c.id, episodes.c.type, episodes.c.request, episodes.c.generation_attempt)
+            sa.select(
+                episodes.c.id, episodes.c.type, episodes.c.request, episodes.c.generation_attempt
+            )
             .where(episodes.c.generation_status == Stage.PENDING.value)
             .where(sa.or_(episodes.c.queued_at.is_(None), episodes.c.queued_at < stale))
             .order_by(episodes.c.created_at, episodes.c.id)

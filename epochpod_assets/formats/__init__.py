@@ -10,7 +10,7 @@ from epochpod_assets.formats.debate import DebateFormat
 from epochpod_assets.formats.interview import InterviewFormat
 
 FORMATS: dict[str, EpisodeFormat[Any, Any, Any]] = {
-    f.type: f for f in (InterviewFormat(), DebateFormat(), AdventureFormat())
+    f.episode_type: f for f in (InterviewFormat(), DebateFormat(), AdventureFormat())
 }
 
 
@@ -19,3 +19,6 @@ def format_for(episode_type: str) -> EpisodeFormat[Any, Any, Any]:
         return FORMATS[episode_type]
     except KeyError:
         raise ValueError(f"unknown episode type {episode_type!r}") from None
+
+
+__all__ = ["FORMATS", "EpisodeFormat", "format_for"]

@@ -50,7 +50,9 @@ class AdventureOutline(BaseModel):
 class NodeScript(BaseModel):
     id: str
     title: str
-    narration: str = Field(description="what the narrator reads for this node, ending with the choices")
+    narration: str = Field(
+        description="what the narrator reads for this node, ending with the choices"
+    )
 
 
 class AdventureScript(BaseModel):
@@ -83,7 +85,7 @@ def tree(request: AdventureRequest) -> dict[str, list[str]]:
 
 
 class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, AdventureScript]):
-    type = "ADVENTURE"
+    episode_type = "ADVENTURE"
     outline_model = AdventureOutline
     script_model = AdventureScript
 
@@ -151,7 +153,9 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
             TrackPlan(
                 key=node.id,
                 title=node.title,
-                sections=[Section(title=node.title, lines=[Line(speaker=NARRATOR, text=node.narration)])],
+                sections=[
+                    Section(title=node.title, lines=[Line(speaker=NARRATOR, text=node.narration)])
+                ],
             )
             for node in script.nodes
         ]
@@ -205,7 +209,11 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
     def script_preview(
         self, request: AdventureRequest, outline: AdventureOutline, script: AdventureScript
     ) -> str:
-        return self.outline_preview(outline) + "\n\n" + super().script_preview(request, outline, script)
+        return (
+            self.outline_preview(outline)
+            + "\n\n"
+            + super().script_preview(request, outline, script)
+        )
 
     # --- offline templates -------------------------------------------------------------------
 
@@ -213,8 +221,16 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
         self, request: AdventureRequest, shape: dict[str, list[str]]
     ) -> AdventureOutline:
         rng = prose.seeded("adventure.outline", request.model_dump_json())
-        verbs = ["Follow the stranger", "Hide in the crowd", "Take the letter", "Run for the harbour",
-                 "Speak to the guard", "Climb to the rooftops", "Trust the merchant", "Turn back"]
+        verbs = [
+            "Follow the stranger",
+            "Hide in the crowd",
+            "Take the letter",
+            "Run for the harbour",
+            "Speak to the guard",
+            "Climb to the rooftops",
+            "Trust the merchant",
+            "Turn back",
+        ]
         nodes = []
         for index, (node_id, children) in enumerate(shape.items()):
             picks = rng.sample(verbs, len(children))
@@ -226,14 +242,18 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
                     id=node_id,
                     title=title,
                     summary=f"{request.protagonist.capitalize()} in {request.setting}.",
-                    choices=[Choice(label=label, next=child) for label, child in zip(picks, children, strict=True)],
+                    choices=[
+                        Choice(label=label, next=child)
+                        for label, child in zip(picks, children, strict=True)
+                    ],
                 )
             )
         return AdventureOutline(
             title=f"A night in {request.setting}",
             setting=request.setting,
             era=request.setting,
-            premise=request.premise or f"{request.protagonist.capitalize()} must find a way through {request.setting}.",
+            premise=request.premise
+            or f"{request.protagonist.capitalize()} must find a way through {request.setting}.",
             nodes=nodes,
         )
 

@@ -63,7 +63,7 @@ class Publication:
 
 
 def count_words(text: str) -> int:
-    return len(re.findall(r"[\w'’-]+", text))
+    return len(re.findall(r"[\w'\u2019-]+", text))
 
 
 def section_words(sections: Iterable[Section]) -> int:
@@ -103,7 +103,7 @@ ScriptT = TypeVar("ScriptT", bound=BaseModel)
 class EpisodeFormat(ABC, Generic[RequestT, OutlineT, ScriptT]):
     """One kind of episode: its schemas, its prompts, its offline templates and its tracks."""
 
-    type: ClassVar[str]  # INTERVIEW | DEBATE | ADVENTURE
+    episode_type: ClassVar[str]  # INTERVIEW | DEBATE | ADVENTURE: the catalog's `type`
     outline_model: type[OutlineT]
     script_model: type[ScriptT]
 

@@ -54,7 +54,7 @@ SYSTEM = (
 
 
 class DebateFormat(EpisodeFormat[DebateRequest, DebateOutline, DebateScript]):
-    type = "DEBATE"
+    episode_type = "DEBATE"
     outline_model = DebateOutline
     script_model = DebateScript
 
@@ -79,7 +79,9 @@ class DebateFormat(EpisodeFormat[DebateRequest, DebateOutline, DebateScript]):
             template=lambda: self._offline_outline(request),
         )
 
-    def script_task(self, request: DebateRequest, outline: DebateOutline) -> WritingTask[DebateScript]:
+    def script_task(
+        self, request: DebateRequest, outline: DebateOutline
+    ) -> WritingTask[DebateScript]:
         budget = self.word_budget(request)
         prompt = (
             f"Task: debate.script\n"
@@ -134,7 +136,9 @@ class DebateFormat(EpisodeFormat[DebateRequest, DebateOutline, DebateScript]):
 
     def outline_preview(self, outline: DebateOutline) -> str:
         stances = "\n".join(f"- **{s.name}** ({s.era}): {s.position}" for s in outline.stances)
-        rounds = "\n".join(f"{i}. **{r.title}**: {r.question}" for i, r in enumerate(outline.rounds, 1))
+        rounds = "\n".join(
+            f"{i}. **{r.title}**: {r.question}" for i, r in enumerate(outline.rounds, 1)
+        )
         return f"## {outline.title}\n{stances}\n\n{rounds}"
 
     # --- offline templates -------------------------------------------------------------------

@@ -56,7 +56,7 @@ SYSTEM = (
 
 
 class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, InterviewScript]):
-    type = "INTERVIEW"
+    episode_type = "INTERVIEW"
     outline_model = InterviewOutline
     script_model = InterviewScript
 
@@ -68,7 +68,8 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
         prompt = (
             f"Task: interview.outline\n"
             f"Plan a {request.target_minutes:g}-minute interview with {request.guest_name} about "
-            f"{request.topic}" + (f", from this angle: {request.angle}" if request.angle else "")
+            f"{request.topic}"
+            + (f", from this angle: {request.angle}" if request.angle else "")
             + f". Use {sections} sections, each with 2 to 4 questions.\n"
             f"Request JSON: {request.model_dump_json()}"
         )
@@ -163,7 +164,8 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
             guest=Guest(name=request.guest_name, role=role, era=era),
             sections=[
                 OutlineSection(
-                    title=titles[i % len(titles)] + (f" ({i // len(titles) + 1})" if i >= 5 else ""),
+                    title=titles[i % len(titles)]
+                    + (f" ({i // len(titles) + 1})" if i >= 5 else ""),
                     summary=f"{request.guest_name} on {focus}: part {i + 1}.",
                     questions=[
                         prose.fill(questions[(2 * i + k) % len(questions)], **slots)
@@ -180,7 +182,11 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
     ) -> InterviewScript:
         rng = prose.seeded("interview.script", request.model_dump_json())
         host, guest = request.host_name, outline.guest.name
-        slots = {"topic": outline.topic, "focus": request.angle or outline.topic, "era": outline.guest.era}
+        slots = {
+            "topic": outline.topic,
+            "focus": request.angle or outline.topic,
+            "era": outline.guest.era,
+        }
         intro = Section(
             title="Introduction",
             lines=[
@@ -232,5 +238,7 @@ def _interleave_answers(
     lines: list[Line] = []
     for question in questions:
         lines.append(question)
-        lines.append(Line(speaker=guest, text=prose.speech_until(rng, prose.ANSWERS, words - 10, **slots)))
+        lines.append(
+            Line(speaker=guest, text=prose.speech_until(rng, prose.ANSWERS, words - 10, **slots))
+        )
     return lines

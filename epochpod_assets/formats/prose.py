@@ -53,7 +53,7 @@ QUESTIONS = (
 )
 ANSWERS = (
     "When I think about {focus}, I remember how little of it seemed certain at the time.",
-    "People imagine a single flash of inspiration, but {focus} was years of patient, stubborn work.",
+    "People imagine a single flash of inspiration, but {focus} was years of stubborn work.",
     "In the {era}, you could not simply look things up; you argued, you wrote letters, you waited.",
     "I made mistakes, of course, and some of them were more useful than my successes.",
     "My friends were curious, my critics were loud, and both of them kept me honest.",
@@ -63,8 +63,8 @@ ANSWERS = (
     "The tools we had were crude, so we had to be careful and a little bit brave.",
     "If there is a lesson in {topic}, it is that the world is stranger than our habits allow.",
     "I owe a great deal to teachers and rivals alike; ideas grow in company, not alone.",
-    "Some people called it dangerous, others called it pointless, and history has been kinder to it than they were.",
-    "You have to remember how the {era} looked: new machines, old certainties, and a great deal of noise.",
+    "Some called it dangerous, others pointless; history has been kinder to it than they were.",
+    "Remember how the {era} looked: new machines, old certainties, and a great deal of noise.",
     "I still find it remarkable that such a small idea could travel so far.",
 )
 HOST_FOLLOW_UPS = (
@@ -110,9 +110,7 @@ def fill(template: str, **slots: str) -> str:
     return template.format(**slots)
 
 
-def speech_until(
-    rng: random.Random, bank: Sequence[str], words: int, **slots: str
-) -> str:
+def speech_until(rng: random.Random, bank: Sequence[str], words: int, **slots: str) -> str:
     """Sentences from a bank, without repeats until the bank runs out, up to `words` words."""
     sentences: list[str] = []
     pool: list[str] = []

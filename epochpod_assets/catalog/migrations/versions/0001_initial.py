@@ -90,9 +90,7 @@ def upgrade() -> None:
     op.create_table(
         "generation_metrics",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column(
-            "episode_id", sa.String(40), sa.ForeignKey("episodes.id", ondelete="CASCADE")
-        ),
+        sa.Column("episode_id", sa.String(40), sa.ForeignKey("episodes.id", ondelete="CASCADE")),
         sa.Column("type", sa.String(16), nullable=False),
         sa.Column("stage", sa.String(16), nullable=False),
         sa.Column("run_id", sa.String(64)),

@@ -1,0 +1,108 @@
+"""The catalog on SQLite and on PostgreSQL: migrations, the queue's writes and reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from epochpod_assets.catalog import Catalog
+from epochpod_assets.catalog.schema import metadata
+from epochpod_assets.providers.base import Usage
+from epochpod_assets.requests import parse_request
+from epochpod_assets.status import Stage
+
+REQUEST = parse_request({"format": "interview", "guest_name": "Hypatia", "topic": "astronomy"})
+
+
+def test_migrations_build_exactly_the_declared_schema(catalog: Catalog) -> None:
+    with catalog.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_migrate_is_idempotent(catalog: Catalog) -> None:
+    catalog.migrate()
+    Catalog(catalog.url).migrate()
+    with catalog.engine.connect() as conn:
+        assert (
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        )
+
+
+def test_queue_lifecycle(catalog: Catalog) -> None:
+    first = catalog.enqueue(REQUEST)
+    second = catalog.enqueue(REQUEST)
+    lease = dt.timedelta(minutes=10)
+    assert [r["id"] for r in catalog.pending(10, lease)] == [first, second]
+
+    catalog.mark_queued([first])
+    assert [r["id"] for r in catalog.pending(10, lease)] == [second]
+    assert [r["id"] for r in catalog.pending(10, dt.timedelta(0))] == [first, second]
+
+    catalog.set_stage(first, Stage.GENERATING_OUTLINE, run_id="run-1")
+    catalog.set_progress(first, 30)
+    catalog.set_progress(first, 20)  # never backwards
+    row = catalog.get(first)
+    assert row is not None
+    assert (row["generation_status"], row["generation_progress"], row["generation_job_id"]) == (
+        "GENERATING_OUTLINE",
+        30,
+        "run-1",
+    )
+    assert row["generation_started_at"] is not None
+
+    catalog.fail(first, "outline failed: boom")
+    row = catalog.get(first)
+    assert row is not None and row["generation_status"] == "FAILED"
+    assert row["generation_error"] == "outline failed: boom"
+
+    assert catalog.requeue(first) == 1
+    row = catalog.get(first)
+    assert row is not None
+    assert (row["generation_status"], row["generation_progress"], row["generation_error"]) == (
+        "PENDING",
+        0,
+        None,
+    )
+
+
+def test_publish_writes_row_detail_and_metrics_add_up(catalog: Catalog) -> None:
+    episode_id = catalog.enqueue(REQUEST)
+    usage = Usage()
+    usage.add_llm(100, 50, 0.01)
+    usage.add_tts(1000, 0.015)
+    catalog.record_usage(episode_id, "outline", "run-1", usage, 1.5)
+    catalog.record_usage(episode_id, "audio", "run-1", usage, 2.5)
+    detail = {
+        "host_name": "Host",
+        "host_voice": "onyx",
+        "guest_name": "Hypatia",
+        "guest_voice": "echo",
+        "questions": ["Why?"],
+        "dialogue": [],
+    }
+    fields = {
+        "title": "T",
+        "transcript": "Host: hi",
+        "audio_url": "file:///x.mp3",
+        "audio_bytes": 3,
+        "duration_seconds": 60,
+        "sources": ["a"],
+    }
+    catalog.publish(episode_id, fields, detail)
+    catalog.publish(episode_id, fields, detail)  # a regeneration replaces the detail row
+    row = catalog.get(episode_id)
+    assert row is not None
+    assert (row["status"], row["generation_status"], row["generation_progress"]) == (
+        "PUBLISHED",
+        "COMPLETED",
+        100,
+    )
+    assert row["sources"] == ["a"]
+    assert catalog.detail(episode_id, "INTERVIEW")["questions"] == ["Why?"]  # type: ignore[index]
+    stats = catalog.stats([episode_id])[episode_id]
+    assert stats.llm_tokens == 300 and stats.tts_characters == 2000
+    assert abs(stats.estimated_usd - 0.05) < 1e-9 and stats.wall_seconds == 4.0
