@@ -53,10 +53,10 @@ def tick(
     report = WorkReport()
     sensor = defs.resolve_sensor_def(SENSOR)
     job = defs.resolve_job_def(JOB)
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance, sensor_name=SENSOR, definitions=defs, resources=defs.resources
-    )
-    result = sensor(context)
+    ) as context:
+        result = sensor(context)
     assert isinstance(result, dg.SensorResult)
     for partitions_request in result.dynamic_partitions_requests or []:
         if isinstance(partitions_request, dg.AddDynamicPartitionsRequest):
