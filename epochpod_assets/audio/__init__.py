@@ -1,0 +1,1 @@
+"""Speech synthesis (eSpeak NG) and episode audio assembly (ffmpeg, mutagen)."""

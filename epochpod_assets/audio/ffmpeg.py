@@ -1,0 +1,115 @@
+"""The ffmpeg binary from the imageio-ffmpeg wheel, and the two things we ask of it.
+
+No system ffmpeg is needed: imageio-ffmpeg ships a static build with libmp3lame, ebur128
+and alimiter. pydub, if anyone uses it, is pointed at the same binary.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import imageio_ffmpeg
+
+# Raw PCM handed to ffmpeg: bytes, or the bytearray a track is assembled in (never copied).
+PcmBuffer = bytes | bytearray
+
+
+class FfmpegError(RuntimeError):
+    """ffmpeg exited non-zero; the message carries the end of its log."""
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """EBU R128 measurements of a whole programme."""
+
+    integrated_lufs: float
+    true_peak_dbtp: float
+    lra: float  # loudness range, LU
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """Path of the bundled ffmpeg; also makes pydub use it instead of searching PATH."""
+    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
+    with warnings.catch_warnings():
+        # pydub warns at import when PATH has no ffmpeg; we are about to hand it ours.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        from pydub import AudioSegment
+
+    AudioSegment.converter = exe
+    return exe
+
+
+def run_ffmpeg(args: Sequence[str], input: PcmBuffer | None = None) -> bytes:
+    """Runs ffmpeg with `args` (no binary, no -hide_banner), feeding `input` on stdin.
+
+    Returns what ffmpeg wrote to stdout; raises FfmpegError with its stderr tail on failure.
+    """
+    return _run(args, input).stdout
+
+
+def measure_loudness(
+    audio: PcmBuffer,
+    *,
+    pcm_sample_rate: int | None = None,
+    true_peak: bool = True,
+    filters: str | None = None,
+) -> Loudness:
+    """Measures integrated loudness, true peak and LRA with ffmpeg's ebur128 filter.
+
+    `audio` is any file ffmpeg can probe (MP3, WAV...), or mono s16le PCM when
+    `pcm_sample_rate` is given. `true_peak=False` skips the oversampled peak scan (the
+    slowest part) and reports the sample peak, a lower bound, in `true_peak_dbtp`.
+    `filters` (an ffmpeg filter chain) processes the audio before it is measured.
+    """
+    source = _pcm_input_args(pcm_sample_rate) if pcm_sample_rate else ["-i", "pipe:0"]
+    scanner = f"ebur128=peak={'true' if true_peak else 'sample'}:framelog=quiet"
+    chain = f"{filters},{scanner}" if filters else scanner
+    # ebur128 prints its summary at info level on stderr, so this call needs the log.
+    log = _run([*source, "-af", chain, "-f", "null", "-"], audio, loglevel="info").stderr
+    return _parse_ebur128_summary(log.decode("utf-8", "replace"))
+
+
+def _pcm_input_args(sample_rate: int) -> list[str]:
+    return ["-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"]
+
+
+def _run(
+    args: Sequence[str], input: PcmBuffer | None, *, loglevel: str = "error"
+) -> subprocess.CompletedProcess[bytes]:
+    command = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", loglevel, *args]
+    # Without input, stdin is closed so ffmpeg can never block waiting for a keypress.
+    stdin = None if input is not None else subprocess.DEVNULL
+    result = subprocess.run(command, input=input, stdin=stdin, capture_output=True, check=False)
+    if result.returncode != 0:
+        tail = result.stderr.decode("utf-8", "replace").strip().splitlines()[-8:]
+        raise FfmpegError(
+            f"ffmpeg {' '.join(args)} failed (exit {result.returncode}): " + " | ".join(tail)
+        )
+    return result
+
+
+_SUMMARY_VALUES = {
+    "integrated_lufs": re.compile(r"I:\s+(-?[\d.]+|-inf) LUFS"),
+    "lra": re.compile(r"LRA:\s+(-?[\d.]+) LU"),
+    "true_peak_dbtp": re.compile(r"Peak:\s+(-?[\d.]+|-inf) dBFS"),
+}
+
+
+def _parse_ebur128_summary(log: str) -> Loudness:
+    # Per-frame lines look similar; only the block after the last "Summary:" is final.
+    _, found, summary = log.rpartition("Summary:")
+    if not found:
+        raise FfmpegError("ffmpeg ebur128 printed no summary: " + log[-500:])
+    values: dict[str, float] = {}
+    for name, pattern in _SUMMARY_VALUES.items():
+        match = pattern.search(summary)
+        if match is None:
+            raise FfmpegError(f"ffmpeg ebur128 summary has no {name}: {summary.strip()}")
+        values[name] = float(match.group(1))  # float("-inf") for silence
+    return Loudness(**values)
