@@ -9,14 +9,17 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from epochpod_assets import settings
+from epochpod_assets.budget import BudgetedVoice, BudgetedWriter
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.providers.base import Voice, Writer
 from epochpod_assets.providers.offline import OfflineWriter
+from epochpod_assets.providers.pricing import Prices, load_prices
 from epochpod_assets.storage import LocalMediaStore, MediaStore
 
 
@@ -49,51 +52,131 @@ class MediaResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 
 ProviderChoice = Literal["auto", "offline", "openai"]
+P = TypeVar("P", BudgetedWriter, BudgetedVoice)
+
+DEFAULT_LLM_MODEL = "gpt-4o-mini"
+DEFAULT_TTS_MODEL = "tts-1"
+# Long enough for a whole script section; OpenAI's own default (10 minutes) hides hung calls.
+DEFAULT_TIMEOUT = 120.0
+# The openai client retries 429, 5xx, timeouts and dropped connections itself, with
+# exponential backoff and jitter, honouring Retry-After.
+DEFAULT_MAX_RETRIES = 4
 
 
-class WriterResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The LLM that writes outlines and scripts: OpenAI when a key is set, offline otherwise."""
+def uses_openai(choice: str, has_key: bool) -> bool:
+    """The selection rule: OpenAI when asked for, or on "auto" when a key is set."""
+    return choice == "openai" or (choice == "auto" and has_key)
+
+
+class _OpenAIProviderResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """What the writer and the voice share: the selection rule, the connection, the prices."""
 
     provider: ProviderChoice = "auto"
-    model: str = "gpt-4o-mini"
     api_key: str | None = None
     base_url: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    # A price table override merged over the built-in one: JSON, or the path of a JSON file.
+    prices: str | None = None
+    # Providers this resource handed out during the step, closed at teardown.
+    _providers: list[BudgetedWriter | BudgetedVoice] = PrivateAttr(default_factory=list)
+
+    def _uses_openai(self, role: str) -> bool:
+        if not uses_openai(self.provider, bool(self.api_key)):
+            return False
+        if not self.api_key:
+            raise dg.DagsterInvalidConfigError(  # type: ignore[no-untyped-call]
+                f"{role} provider is 'openai' but OPENAI_API_KEY is not set", [], None
+            )
+        return True
+
+    def _prices(self) -> Prices:
+        return load_prices(self.prices)
+
+    def _opened(self, provider: P) -> P:
+        self._providers.append(provider)
+        return provider
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        providers, self._providers[:] = list(self._providers), []
+        for provider in providers:
+            provider.close()
+
+
+class WriterResource(_OpenAIProviderResource):
+    """The LLM that writes outlines and scripts: OpenAI when a key is set, offline otherwise.
+
+    `get()` makes one provider (and one HTTP client) for the asset that calls it; the clients
+    are closed when the step's resources are torn down.
+    """
+
+    model: str = DEFAULT_LLM_MODEL
     max_reasks: int = 2
 
-    def get(self) -> Writer:
-        if self.provider == "offline" or (self.provider == "auto" and not self.api_key):
-            return OfflineWriter()
-        if not self.api_key:
-            raise ValueError("EPOCHPOD_WRITER is 'openai' but OPENAI_API_KEY is not set")
-        from epochpod_assets.providers.openai_writer import OpenAIWriter
+    def get(self) -> BudgetedWriter:
+        prices = self._prices()
+        inner: Writer
+        if self._uses_openai("writer"):
+            from epochpod_assets.providers.openai_writer import OpenAIWriter
 
-        return OpenAIWriter(
-            api_key=self.api_key,
-            model=self.model,
-            base_url=self.base_url,
-            max_reasks=self.max_reasks,
-        )
+            inner = OpenAIWriter(
+                api_key=self.api_key or "",
+                model=self.model,
+                base_url=self.base_url,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                max_reasks=self.max_reasks,
+                prices=prices,
+            )
+        else:
+            inner = OfflineWriter()
+        return self._opened(BudgetedWriter(inner, prices))
 
 
-class VoiceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The TTS that speaks scripts: OpenAI when a key is set, eSpeak NG offline otherwise."""
+class VoiceResource(_OpenAIProviderResource):
+    """The TTS that speaks scripts: OpenAI when a key is set, eSpeak NG offline otherwise.
 
-    provider: ProviderChoice = "auto"
-    model: str = "tts-1"
-    api_key: str | None = None
-    base_url: str | None = None
+    `get()` makes one provider (and one HTTP client) for the asset that calls it; the clients
+    are closed when the step's resources are torn down.
+    """
+
+    model: str = DEFAULT_TTS_MODEL
     concurrency: int = 4
 
-    def get(self) -> Voice:
-        if self.provider == "offline" or (self.provider == "auto" and not self.api_key):
+    def get(self) -> BudgetedVoice:
+        prices = self._prices()
+        inner: Voice
+        if self._uses_openai("voice"):
+            from epochpod_assets.providers.openai_voice import OpenAIVoice
+
+            inner = OpenAIVoice(
+                api_key=self.api_key or "",
+                model=self.model,
+                base_url=self.base_url,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                prices=prices,
+            )
+        else:
             from epochpod_assets.audio.espeak import EspeakVoice
 
-            return EspeakVoice()
-        if not self.api_key:
-            raise ValueError("EPOCHPOD_VOICE is 'openai' but OPENAI_API_KEY is not set")
-        from epochpod_assets.providers.openai_voice import OpenAIVoice
+            inner = EspeakVoice()
+        return self._opened(BudgetedVoice(inner, prices))
 
-        return OpenAIVoice(api_key=self.api_key, model=self.model, base_url=self.base_url)
+
+def planned_provider(role: Literal["writer", "voice"]) -> tuple[str, str]:
+    """(provider, model) that `resources_from_env` picks for `role`, without building it.
+
+    The budget uses it to price stages whose provider the current asset does not hold.
+    """
+    has_key = bool(os.environ.get("OPENAI_API_KEY"))
+    if role == "writer":
+        choice, model = _choice("EPOCHPOD_WRITER"), os.environ.get("EPOCHPOD_LLM_MODEL")
+        default = DEFAULT_LLM_MODEL
+    else:
+        choice, model = _choice("EPOCHPOD_VOICE"), os.environ.get("EPOCHPOD_TTS_MODEL")
+        default = DEFAULT_TTS_MODEL
+    return ("openai" if uses_openai(choice, has_key) else "offline", model or default)
 
 
 def env(name: str) -> dg.EnvVar | None:
@@ -102,23 +185,58 @@ def env(name: str) -> dg.EnvVar | None:
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:  # type: ignore[type-arg]
-    """The resources as the environment configures them (see the README's table)."""
+    """The resources as the environment configures them (see the README's table).
+
+    Secrets (the key) and free text (the base URL, the price table) stay `dg.EnvVar`s, so the
+    UI shows the variable's name; numbers and choices are read here, to fail early if bad.
+    """
+    openai_settings: dict[str, Any] = {
+        "api_key": env("OPENAI_API_KEY"),
+        "base_url": env("OPENAI_BASE_URL"),
+        "timeout": _number("EPOCHPOD_OPENAI_TIMEOUT", float, DEFAULT_TIMEOUT),
+        "max_retries": _number("EPOCHPOD_OPENAI_MAX_RETRIES", int, DEFAULT_MAX_RETRIES),
+        "prices": env("EPOCHPOD_PRICES"),
+    }
     return {
         "catalog": CatalogResource(database_url=env("EPOCHPOD_DATABASE_URL")),
         "media": MediaResource(
             media_dir=env("EPOCHPOD_MEDIA_DIR"), public_base_url=env("EPOCHPOD_PUBLIC_BASE_URL")
         ),
         "writer": WriterResource(
-            provider=os.environ.get("EPOCHPOD_WRITER", "auto"),  # type: ignore[arg-type]
-            model=os.environ.get("EPOCHPOD_LLM_MODEL", "gpt-4o-mini"),
-            api_key=env("OPENAI_API_KEY"),
-            base_url=env("OPENAI_BASE_URL"),
+            provider=_choice("EPOCHPOD_WRITER"),
+            model=os.environ.get("EPOCHPOD_LLM_MODEL") or DEFAULT_LLM_MODEL,
+            max_reasks=_number("EPOCHPOD_LLM_MAX_REASKS", int, 2),
+            **openai_settings,
         ),
         "voice": VoiceResource(
-            provider=os.environ.get("EPOCHPOD_VOICE", "auto"),  # type: ignore[arg-type]
-            model=os.environ.get("EPOCHPOD_TTS_MODEL", "tts-1"),
-            api_key=env("OPENAI_API_KEY"),
-            base_url=env("OPENAI_BASE_URL"),
-            concurrency=int(os.environ.get("EPOCHPOD_TTS_CONCURRENCY", "4")),
+            provider=_choice("EPOCHPOD_VOICE"),
+            model=os.environ.get("EPOCHPOD_TTS_MODEL") or DEFAULT_TTS_MODEL,
+            concurrency=_number("EPOCHPOD_TTS_CONCURRENCY", int, 4),
+            **openai_settings,
         ),
     }
+
+
+N = TypeVar("N", int, float)
+
+
+def _number(name: str, kind: type[N], default: N) -> N:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}"
+        ) from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _choice(name: str) -> ProviderChoice:
+    value = os.environ.get(name, "auto").strip().lower() or "auto"
+    if value not in ("auto", "offline", "openai"):
+        raise ValueError(f"{name} must be auto, offline or openai, got {value!r}")
+    return value  # type: ignore[return-value]

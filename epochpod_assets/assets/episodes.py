@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 
 from epochpod_assets.assets.stages import Episode, episode_stage, usage_metadata
+from epochpod_assets.budget import check_budget
 from epochpod_assets.formats.base import (
     WORDS_PER_MINUTE,
     RenderedTrackInfo,
@@ -38,6 +39,7 @@ RETRY = dg.RetryPolicy(
     group_name=GROUP,
     retry_policy=RETRY,
     kinds={"python"},
+    pool="llm",
 )
 def episode_outline(
     context: dg.AssetExecutionContext,
@@ -49,6 +51,7 @@ def episode_outline(
     and the sources. Everything after it is written from this plan."""
     db, store, author = catalog.get(), media.get(), writer.get()
     with episode_stage(context, db, Stage.GENERATING_OUTLINE, "outline") as stage:
+        check_budget(stage, db, Stage.GENERATING_OUTLINE, writer=author)
         episode = stage.episode
         outline = author.write(episode.format.outline_task(episode.request), stage.usage)
         put_model(store, episode_key(episode.id, "outline.json"), outline)
@@ -69,6 +72,7 @@ def episode_outline(
     deps=[episode_outline],
     retry_policy=RETRY,
     kinds={"python"},
+    pool="llm",
 )
 def episode_script(
     context: dg.AssetExecutionContext,
@@ -80,6 +84,7 @@ def episode_script(
     and the word budget before any audio is paid for."""
     db, store, author = catalog.get(), media.get(), writer.get()
     with episode_stage(context, db, Stage.GENERATING_SCRIPT, "script") as stage:
+        check_budget(stage, db, Stage.GENERATING_SCRIPT, writer=author)
         episode = stage.episode
         fmt = episode.format
         outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
@@ -111,6 +116,7 @@ def episode_script(
     deps=[episode_script],
     retry_policy=RETRY,
     kinds={"python"},
+    pool="tts",
 )
 def episode_audio(
     context: dg.AssetExecutionContext,
@@ -122,6 +128,7 @@ def episode_audio(
     loudness-normalized MP3 tracks with chapters and captions (one track per adventure node)."""
     db, store, speaker = catalog.get(), media.get(), voice.get()
     with episode_stage(context, db, Stage.GENERATING_AUDIO, "audio") as stage:
+        check_budget(stage, db, Stage.GENERATING_AUDIO, voice=speaker)
         episode = stage.episode
         fmt = episode.format
         outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
