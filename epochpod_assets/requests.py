@@ -4,6 +4,7 @@ row in the queue) is validated here, and a rejected request names the field and 
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from typing import Annotated, Any, Literal
 
@@ -93,6 +94,9 @@ class Participant(BaseModel):
     voice: Voice | None = None
 
 
+# Shorter turns than this are not a debate, and cannot be spoken naturally.
+MIN_WORDS_PER_TURN = 20
+
 # Participants without a voice get the first of these not already taken.
 DEBATE_VOICES = ("echo", "nova", "onyx", "shimmer", "fable", "coral")
 
@@ -123,6 +127,19 @@ class DebateRequest(_Request):
                 "every speaker needs a different voice so listeners can tell them apart"
             )
         self.participants = voiced
+        return self
+
+    @model_validator(mode="after")
+    def _rounds_fit_the_length(self) -> DebateRequest:
+        # Every round needs the moderator's question and a real answer from everyone.
+        per_round = (len(self.participants) + 1) * MIN_WORDS_PER_TURN
+        room = self.target_minutes * 150 - 40  # less the opening and closing
+        if self.rounds * per_round > room:
+            most = max(int(room // per_round), 0)
+            raise ValueError(
+                f"rounds: {self.rounds} rounds with {len(self.participants)} participants do not "
+                f"fit in {self.target_minutes:g} minutes; use at most {most} rounds, or more minutes"
+            )
         return self
 
 
@@ -163,6 +180,9 @@ def _problems(error: ValidationError) -> list[str]:
             message = "is required"
         elif e["type"] == "extra_forbidden":
             message = "is not a known field"
+        if not loc and re.match(r"^\w+: ", message):
+            problems.append(message)  # a whole-request check that names its own field
+            continue
         problems.append(f"{field}: {message}")
     return problems
 

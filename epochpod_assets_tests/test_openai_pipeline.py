@@ -51,7 +51,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
             {"name": "Johannes Gutenberg", "position": "print frees knowledge"},
             {"name": "Johannes Trithemius", "position": "the scribe's hand is devotion"},
         ],
-        "rounds": 2,
+        "rounds": 1,
         "target_minutes": 1,
     },
     "adventure": {
@@ -448,11 +448,6 @@ def distinct_request(kind: str, number: int) -> dict[str, Any]:
     request = dict(REQUESTS[kind])
     field = "setting" if kind == "adventure" else "topic"
     request[field] = f"{request[field]}, part {number}"
-    if kind == "interview":
-        # The interview template overshoots its own 1-minute word budget (180 words at most)
-        # for some topics, so the checked script is re-asked until the stage fails; 1.5
-        # minutes leaves it room. A formats bug, reported; not what this scenario measures.
-        request["target_minutes"] = 1.5
     return request
 
 

@@ -20,10 +20,12 @@ from epochpod_assets.assets.episodes import (
     episode_script,
     published_episode,
 )
+from epochpod_assets.audio.espeak import EspeakVoice
 from epochpod_assets.audio.ffmpeg import measure_loudness
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.formats.base import WORDS_PER_MINUTE, count_words
 from epochpod_assets.intake import open_catalog
+from epochpod_assets.providers.base import ProviderError
 from epochpod_assets.resources import resources_from_env
 
 ASSETS = [episode_outline, episode_script, episode_audio, published_episode]
@@ -42,7 +44,7 @@ REQUESTS = {
             {"name": "James Watt", "position": "steam freed us from muscle"},
             {"name": "William Blake", "position": "the mills are dark and satanic"},
         ],
-        "rounds": 2,
+        "rounds": 1,
         "target_minutes": 1,
     },
     "adventure": {
@@ -231,3 +233,36 @@ def test_malformed_row_fails_at_the_first_stage(instance: dg.DagsterInstance) ->
     row = db.get(episode_id)
     assert row is not None and row["generation_status"] == "FAILED"
     assert "host_voice: unknown voice 'nobody'" in row["generation_error"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("transient", [True, False], ids=["transient", "permanent"])
+def test_provider_errors_retry_only_when_transient(
+    transient: bool, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = open_catalog()
+    _record_status_history(db)
+    episode_id = enqueue(REQUESTS["interview"], db)
+    speak = EspeakVoice.synthesize
+    calls = 0
+
+    def flaky(self: EspeakVoice, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ProviderError("the speech service is overloaded", transient=transient)
+        return speak(self, *args, **kwargs)
+
+    monkeypatch.setattr(EspeakVoice, "synthesize", flaky)
+    result = _materialize(instance, episode_id)
+    retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    row = db.get(episode_id)
+    assert row is not None
+    if transient:
+        assert result.success and len(retried) == 1
+        assert "FAILED" not in [status for status, _ in _history(db, episode_id)]
+        assert row["generation_status"] == "COMPLETED"
+    else:
+        assert not result.success and retried == []
+        assert row["generation_status"] == "FAILED"
+        assert row["generation_error"] == "audio failed: the speech service is overloaded"

@@ -149,6 +149,11 @@ BAD_REQUESTS: list[tuple[str, Any, str]] = [
         "rounds: Input should be less than or equal to 6",
     ),
     (
+        "rounds do not fit",
+        _with(DEBATE, rounds=3, target_minutes=1),
+        "rounds: 3 rounds with 2 participants do not fit in 1 minutes; use at most 1 rounds",
+    ),
+    (
         "adventure too deep",
         _with(ADVENTURE, depth=9),
         "depth: Input should be less than or equal to 4",

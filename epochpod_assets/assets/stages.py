@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-import openai
 
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.formats import EpisodeFormat, format_for
-from epochpod_assets.providers.base import Usage
+from epochpod_assets.providers.base import ProviderError, Usage
 from epochpod_assets.requests import FORMAT_TYPES, RequestError, parse_request
 from epochpod_assets.status import Stage
 
@@ -96,22 +95,12 @@ def episode_stage(
             )
 
 
-# Network trouble that outlived the provider client's own retries. Anything else (bad output,
-# a refused request, a bug) fails the episode at once: retrying would only cost money.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    openai.APIConnectionError,  # includes timeouts
-    openai.RateLimitError,
-    openai.InternalServerError,
-    ConnectionError,
-    TimeoutError,
-)
-
-
 def is_transient(error: BaseException) -> bool:
-    cause = error.__cause__
-    return isinstance(error, TRANSIENT_ERRORS) or (
-        cause is not None and isinstance(cause, TRANSIENT_ERRORS)
-    )
+    """Network trouble that outlived the provider client's own retries. Anything else (bad
+    output, a refused request, a bug) fails the episode at once: retrying would only cost."""
+    if isinstance(error, ProviderError):
+        return error.transient
+    return isinstance(error, ConnectionError | TimeoutError)
 
 
 def max_retries(context: dg.AssetExecutionContext) -> int:

@@ -209,36 +209,44 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
                 Line(speaker=guest, text="Thank you for listening."),
             ],
         )
-        fixed = sum(count_words(line.text) for s in (intro, outro) for line in s.lines)
-        per_section = max(40, (budget - fixed) // len(outline.sections))
+        remaining = budget - sum(count_words(line.text) for s in (intro, outro) for line in s.lines)
         body = []
-        for section in outline.sections:
-            lines: list[Line] = []
-            for question in section.questions:
-                lines.append(Line(speaker=host, text=question))
-            # Ask the planned questions first, then keep the conversation going to the budget.
-            lines = _interleave_answers(
-                rng, lines, guest, per_section // len(section.questions), slots
-            )
+        for index, section in enumerate(outline.sections):
+            # Share what is left of the budget among the sections still to write, so the
+            # script lands on length whatever the questions' own lengths turn out to be.
+            target = remaining // (len(outline.sections) - index)
+            lines = _questions_and_answers(rng, host, guest, section.questions, target, slots)
+            used = sum(count_words(line.text) for line in lines)
             lines += prose.conversation_until(
                 rng,
-                per_section - sum(count_words(line.text) for line in lines),
+                target - used,
                 (host, prose.HOST_FOLLOW_UPS),
                 (guest, prose.ANSWERS),
                 turn_words=60,
                 **slots,
             )
+            remaining -= sum(count_words(line.text) for line in lines)
             body.append(Section(title=section.title, lines=lines))
         return InterviewScript(sections=[intro, *body, outro])
 
 
-def _interleave_answers(
-    rng: random.Random, questions: list[Line], guest: str, words: int, slots: dict[str, str]
+def _questions_and_answers(
+    rng: random.Random,
+    host: str,
+    guest: str,
+    questions: list[str],
+    words: int,
+    slots: dict[str, str],
 ) -> list[Line]:
+    """The planned questions, each answered, within `words` (always at least one exchange)."""
     lines: list[Line] = []
-    for question in questions:
-        lines.append(question)
-        lines.append(
-            Line(speaker=guest, text=prose.speech_until(rng, prose.ANSWERS, words - 10, **slots))
-        )
+    used = 0
+    for number, question in enumerate(questions):
+        left = words - used
+        answer_words = left // (len(questions) - number) - count_words(question)
+        if lines and answer_words < 15:
+            break
+        answer = prose.speech_until(rng, prose.ANSWERS, max(answer_words, 8), **slots)
+        lines += [Line(speaker=host, text=question), Line(speaker=guest, text=answer)]
+        used += count_words(question) + count_words(answer)
     return lines

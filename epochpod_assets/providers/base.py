@@ -97,4 +97,12 @@ class Voice(Protocol):
 
 
 class ProviderError(RuntimeError):
-    """A provider call failed for good (after any retries); the message is safe to show."""
+    """A provider call failed (after the client's own retries); the message is safe to show.
+
+    `transient` says whether trying again later may help (rate limits, outages, timeouts):
+    Dagster's retry policy then gets one more go before the episode is marked FAILED.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient

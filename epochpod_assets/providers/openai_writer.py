@@ -150,7 +150,10 @@ def provider_error(exc: openai.OpenAIError, doing: str, api_key: str) -> Provide
         message = f"could not reach OpenAI while {doing}, even after retries"
     else:
         message = f"OpenAI failed while {doing}: {exc}"
-    return ProviderError(redact(message, api_key))
+    transient = isinstance(
+        exc, openai.APIConnectionError | openai.RateLimitError | openai.InternalServerError
+    )
+    return ProviderError(redact(message, api_key), transient=transient)
 
 
 def redact(text: str, secret: str) -> str:
