@@ -137,8 +137,9 @@ class DebateRequest(_Request):
         if self.rounds * per_round > room:
             most = max(int(room // per_round), 0)
             raise ValueError(
-                f"rounds: {self.rounds} rounds with {len(self.participants)} participants do not "
-                f"fit in {self.target_minutes:g} minutes; use at most {most} rounds, or more minutes"
+                f"rounds: {self.rounds} rounds with {len(self.participants)} participants do "
+                f"not fit in {self.target_minutes:g} minutes; use at most {most} rounds, "
+                "or more minutes"
             )
         return self
 
