@@ -28,7 +28,7 @@ def test_migrate_is_idempotent(catalog: Catalog) -> None:
     Catalog(catalog.url).migrate()
     with catalog.engine.connect() as conn:
         assert (
-            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
         )
 
 
@@ -106,3 +106,29 @@ def test_publish_writes_row_detail_and_metrics_add_up(catalog: Catalog) -> None:
     stats = catalog.stats([episode_id])[episode_id]
     assert stats.llm_tokens == 300 and stats.tts_characters == 2000
     assert abs(stats.estimated_usd - 0.05) < 1e-9 and stats.wall_seconds == 4.0
+
+
+def test_upgrade_from_the_first_schema_keeps_rows(catalog_url: str) -> None:
+    """A database made by an older release upgrades in place, its queue intact."""
+    from alembic import command
+
+    from epochpod_assets.catalog.store import _alembic_config
+
+    db = Catalog(catalog_url)
+    with db.engine.begin() as conn:
+        config = _alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    with db.engine.begin() as conn:
+        now = dt.datetime.now(dt.UTC)
+        conn.execute(
+            sa.text(
+                "INSERT INTO episodes (id, type, status, title, request, generation_status, "
+                "generation_progress, generation_attempt, created_at, updated_at) VALUES "
+                "('ep-old', 'INTERVIEW', 'DRAFT', 'old', '{}', 'PENDING', 0, 0, :now, :now)"
+            ),
+            {"now": now},
+        )
+    db.migrate()
+    row = db.get("ep-old")
+    assert row is not None and row["captions_url"] is None and row["title"] == "old"

@@ -151,6 +151,10 @@ def test_offline_episode_is_published_with_status_sequence(
     assert all(": " in p for p in paragraphs)
     mp3 = _path(row["audio_url"])
     assert mp3.stat().st_size == row["audio_bytes"] > 10_000
+    captions = _path(row["captions_url"]).read_text()
+    assert captions.startswith("WEBVTT")
+    first_speaker = paragraphs[0].split(": ", 1)[0]
+    assert f"<v {first_speaker}>" in captions
 
     detail = db.detail(episode_id, row["type"])
     assert detail is not None

@@ -212,6 +212,7 @@ def published_episode(
                 "duration_seconds": round(fmt.listening_seconds(episode.request, tracks)),
                 "audio_url": entry.url,
                 "audio_bytes": entry.bytes,
+                "captions_url": entry.captions_url,
             },
             fmt.detail(episode.request, outline, script, tracks),
         )

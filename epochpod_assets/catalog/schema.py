@@ -25,6 +25,7 @@ episodes = sa.Table(
     sa.Column("era", sa.Text),
     sa.Column("audio_url", sa.Text),
     sa.Column("audio_bytes", sa.BigInteger),
+    sa.Column("captions_url", sa.Text),  # WebVTT beside the MP3 (added in migration 0002)
     sa.Column("transcript", sa.Text),
     sa.Column("duration_seconds", sa.Integer),
     sa.Column("sources", sa.JSON),
