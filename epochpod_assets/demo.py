@@ -74,6 +74,7 @@ def run_demo() -> int:
     rows = [row for i in ids if (row := db.get(i))]
     finished = all(Stage(row["generation_status"]) in TERMINAL for row in rows)
     published = sum(row["generation_status"] == Stage.COMPLETED for row in rows)
+    console.print()
     console.print(
         f"{published} of {len(rows)} episodes published in {time.monotonic() - started:.0f} s. "
         f"Dagster instance: {instance.root_directory}. See the runs with `make ui`."
