@@ -189,7 +189,11 @@ def _problems(error: ValidationError) -> list[str]:
 
 
 def parse_request(raw: Any) -> InterviewRequest | DebateRequest | AdventureRequest:
-    """Validate a request given as a model, a dict or JSON text; raise RequestError if bad."""
+    """Validate a request given as a model, a dict or JSON text; raise RequestError if bad.
+
+    Total: whatever arrives (from the command line, the launchpad or a row someone wrote by
+    hand), the answer is a valid request or a RequestError, never another exception.
+    """
     if isinstance(raw, InterviewRequest | DebateRequest | AdventureRequest):
         raw = raw.model_dump()
     if isinstance(raw, bytes):
@@ -198,21 +202,34 @@ def parse_request(raw: Any) -> InterviewRequest | DebateRequest | AdventureReque
         except UnicodeDecodeError as e:
             raise RequestError([f"request: is not valid UTF-8 ({e.reason})"]) from None
     if isinstance(raw, str):
-        if len(raw.encode("utf-8", "surrogatepass")) > MAX_REQUEST_BYTES:
-            raise RequestError([f"request: is larger than {MAX_REQUEST_BYTES} bytes"])
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise RequestError([f"request: is not valid JSON ({e.msg})"]) from None
+        raw = _json_object(raw)
     if not isinstance(raw, dict):
         raise RequestError(["request: must be an object with a 'format' field"])
-    if len(json.dumps(raw, default=str).encode("utf-8", "surrogatepass")) > MAX_REQUEST_BYTES:
+    try:
+        size = len(json.dumps(raw, default=str).encode("utf-8", "surrogatepass"))
+    except (ValueError, RecursionError):
+        raise RequestError(["request: is nested too deeply or holds a number too long"]) from None
+    if size > MAX_REQUEST_BYTES:
         raise RequestError([f"request: is larger than {MAX_REQUEST_BYTES} bytes"])
-    if raw.get("format") not in FORMAT_TYPES:
-        raise RequestError(
-            [f"format: must be one of {', '.join(FORMAT_TYPES)} (got {raw.get('format')!r})"]
-        )
+    kind = raw.get("format")
+    if not isinstance(kind, str) or kind not in FORMAT_TYPES:
+        shown = repr(kind) if isinstance(kind, str | None) else f"a {type(kind).__name__}"
+        raise RequestError([f"format: must be one of {', '.join(FORMAT_TYPES)} (got {shown})"])
     try:
         return _adapter.validate_python(raw)
     except ValidationError as e:
         raise RequestError(_problems(e)) from None
+
+
+def _json_object(text: str) -> Any:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_REQUEST_BYTES:
+        raise RequestError([f"request: is larger than {MAX_REQUEST_BYTES} bytes"])
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RequestError([f"request: is not valid JSON ({e.msg})"]) from None
+    except (ValueError, RecursionError):
+        # Python's own limits: integers of thousands of digits, nesting thousands deep.
+        raise RequestError(
+            ["request: is not valid JSON (nested too deeply or a number too long)"]
+        ) from None

@@ -28,7 +28,7 @@ def test_migrate_is_idempotent(catalog: Catalog) -> None:
     Catalog(catalog.url).migrate()
     with catalog.engine.connect() as conn:
         assert (
-            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
         )
 
 

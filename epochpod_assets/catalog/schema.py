@@ -11,6 +11,8 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 
 TIMESTAMP = sa.DateTime(timezone=True)
+PENDING_NEW = "generation_status = 'PENDING' AND queued_at IS NULL"
+PENDING_LEASED = "generation_status = 'PENDING' AND queued_at IS NOT NULL"
 
 episodes = sa.Table(
     "episodes",
@@ -47,6 +49,21 @@ episodes = sa.Table(
     sa.Column("updated_at", TIMESTAMP, nullable=False),
     sa.Column("published_at", TIMESTAMP),
     sa.Index("ix_episodes_queue", "generation_status", "created_at", "id"),
+    # The sensor's two reads (migration 0003): requests never asked for, oldest first, and
+    # requests whose lease ran out. Partial, so they stay as small as the queue itself.
+    sa.Index(
+        "ix_episodes_pending_new",
+        "created_at",
+        "id",
+        postgresql_where=sa.text(PENDING_NEW),
+        sqlite_where=sa.text(PENDING_NEW),
+    ),
+    sa.Index(
+        "ix_episodes_pending_leased",
+        "queued_at",
+        postgresql_where=sa.text(PENDING_LEASED),
+        sqlite_where=sa.text(PENDING_LEASED),
+    ),
 )
 
 interview_details = sa.Table(

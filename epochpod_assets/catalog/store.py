@@ -132,17 +132,28 @@ class Catalog:
     # --- the queue --------------------------------------------------------------------------
 
     def pending(self, limit: int, lease: dt.timedelta) -> list[dict[str, Any]]:
-        """Oldest PENDING requests not asked for within the lease, in creation order."""
-        stale = utcnow() - lease
-        query = (
-            sa.select(
-                episodes.c.id, episodes.c.type, episodes.c.request, episodes.c.generation_attempt
-            )
-            .where(episodes.c.generation_status == Stage.PENDING.value)
-            .where(sa.or_(episodes.c.queued_at.is_(None), episodes.c.queued_at < stale))
-            .order_by(episodes.c.created_at, episodes.c.id)
-            .limit(limit)
+        """Oldest PENDING requests not asked for within the lease, in creation order.
+
+        Two index-backed halves (never asked for; asked for too long ago), each limited, so a
+        tick reads at most 2 * limit rows however many requests wait in Dagster's run queue.
+        The request comes back as text: a row whose JSON cannot be decoded must fail alone in
+        the sensor, not break every tick.
+        """
+        e = episodes.c
+        columns = (
+            e.id,
+            e.type,
+            sa.cast(e.request, sa.Text).label("request"),
+            e.generation_attempt,
+            e.created_at,
         )
+        pending = e.generation_status == Stage.PENDING.value
+        never = sa.select(*columns).where(pending, e.queued_at.is_(None))
+        never = never.order_by(e.created_at, e.id).limit(limit)
+        expired = sa.select(*columns).where(pending, e.queued_at < utcnow() - lease)
+        expired = expired.order_by(e.queued_at).limit(limit)
+        both = sa.union_all(sa.select(never.subquery()), sa.select(expired.subquery())).subquery()
+        query = sa.select(both).order_by(both.c.created_at, both.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
