@@ -11,13 +11,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from epochpod_assets.formats import prose
+from epochpod_assets.formats import longform, prose
 from epochpod_assets.formats.base import (
     EpisodeFormat,
     Line,
     Publication,
     RenderedTrackInfo,
     Section,
+    SectionBrief,
+    SectionScript,
     TrackPlan,
     count_words,
 )
@@ -92,9 +94,15 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
     def cast(self, request: AdventureRequest) -> dict[str, str]:
         return {NARRATOR: request.narrator_voice}
 
-    def node_budget(self, request: AdventureRequest) -> int:
+    # One track is one narrator clip: no pauses inside it, whatever its length.
+    words_per_turn = float("inf")
+
+    def fixed_turns(self, request: AdventureRequest) -> int:
+        return 1
+
+    def node_budget(self, request: AdventureRequest, budget: int | None = None) -> int:
         # The target length is one listen from the start to an ending: `depth` nodes.
-        return self.word_budget(request) // request.depth
+        return (budget or self.word_budget(request)) // request.depth
 
     def listening_seconds(
         self, request: AdventureRequest, tracks: Sequence[RenderedTrackInfo]
@@ -128,11 +136,13 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
         )
 
     def script_task(
-        self, request: AdventureRequest, outline: AdventureOutline
+        self, request: AdventureRequest, outline: AdventureOutline, budget: int | None = None
     ) -> WritingTask[AdventureScript]:
-        budget = self.node_budget(request)
+        path = budget or self.word_budget(request)
+        budget = self.node_budget(request, path)
         prompt = (
             "Task: adventure.script\n"
+            f"Word budget: {path}\n"
             f"Write the narration for every node, about {budget} words each, ending each "
             f"non-final node by reading its choices aloud.\n"
             f"Outline JSON: {outline.model_dump_json()}\nRequest JSON: {request.model_dump_json()}"
@@ -144,6 +154,91 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
             prompt=prompt,
             template=lambda: self._offline_script(request, outline, budget),
             check=lambda script: _check_script(script, outline, budget),
+        )
+
+    # --- node-parallel writing (long adventures) -----------------------------------------------
+
+    def section_briefs(
+        self, request: AdventureRequest, outline: AdventureOutline, budget: int
+    ) -> list[SectionBrief]:
+        """One part per node: nodes are alternative branches, so each needs only its path."""
+        words = self.node_budget(request, budget)
+        parents = {c.next: node for node in outline.nodes for c in node.choices}
+        briefs = []
+        for index, node in enumerate(outline.nodes):
+            path: list[str] = []
+            parent = parents.get(node.id)
+            while parent is not None:
+                path.insert(0, f"{parent.title}: {parent.summary}")
+                parent = parents.get(parent.id)
+            came_by = next(
+                (c.label for p in outline.nodes for c in p.choices if c.next == node.id), None
+            )
+            briefs.append(
+                SectionBrief(
+                    index=index,
+                    count=len(outline.nodes),
+                    role="opening" if index == 0 else "body",
+                    chapter=node.id,
+                    words=words,
+                    covers=f"{node.title}: {node.summary}",
+                    so_far=" ".join(path),
+                    previous_hand_off=f"The listener chose: {came_by}" if came_by else None,
+                    next_hand_off=None,
+                )
+            )
+        return briefs
+
+    def section_task(
+        self, request: AdventureRequest, outline: AdventureOutline, brief: SectionBrief
+    ) -> WritingTask[SectionScript]:
+        node = outline.nodes[brief.index]
+        ending = "It is an ENDING: close the story." if not node.choices else (
+            "End by reading its choices aloud: "
+            + "; ".join(f"{c.label} (track {_track_number(c.next)})" for c in node.choices)
+        )  # fmt: skip
+        prompt = (
+            "Task: adventure.section\n"
+            f"Write the narration of node {node.id!r} only, read by {NARRATOR!r}. {ending}\n"
+            f"{longform.brief_prompt(brief)}\n"
+            f"Brief JSON: {brief.model_dump_json()}\n"
+            f"Outline JSON: {outline.model_dump_json()}\nRequest JSON: {request.model_dump_json()}"
+        )
+
+        def check(part: SectionScript) -> None:
+            if {line.speaker for line in part.lines} != {NARRATOR}:
+                raise ValueError(f"every line must be spoken by {NARRATOR!r}")
+            longform.check_part(sum(count_words(line.text) for line in part.lines), brief)
+
+        def template() -> SectionScript:
+            script = self._offline_script(request, outline, brief.words, only=node.id)
+            return SectionScript(lines=[Line(speaker=NARRATOR, text=script.nodes[0].narration)])
+
+        return WritingTask(
+            name=f"adventure node {node.id}",
+            schema=SectionScript,
+            instructions=SYSTEM,
+            prompt=prompt,
+            template=template,
+            check=check,
+        )
+
+    def join_sections(
+        self,
+        request: AdventureRequest,
+        outline: AdventureOutline,
+        briefs: Sequence[SectionBrief],
+        parts: Sequence[SectionScript],
+    ) -> AdventureScript:
+        return AdventureScript(
+            nodes=[
+                NodeScript(
+                    id=node.id,
+                    title=node.title,
+                    narration=" ".join(line.text for line in part.lines),
+                )
+                for node, part in zip(outline.nodes, parts, strict=True)
+            ]
         )
 
     def tracks(
@@ -258,11 +353,18 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
         )
 
     def _offline_script(
-        self, request: AdventureRequest, outline: AdventureOutline, budget: int
+        self,
+        request: AdventureRequest,
+        outline: AdventureOutline,
+        budget: int,
+        only: str | None = None,
     ) -> AdventureScript:
-        rng = prose.seeded("adventure.script", request.model_dump_json())
+        seed = ("adventure.node", only) if only else ("adventure.script",)
+        rng = prose.seeded(*seed, request.model_dump_json())
         nodes = []
         for node in outline.nodes:
+            if only is not None and node.id != only:
+                continue
             if node.choices:
                 ending = " ".join(
                     f"If you choose to {c.label.lower()}, go to track {_track_number(c.next)}."

@@ -7,7 +7,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -60,6 +60,32 @@ class Publication:
     topic: str
     era: str | None
     sources: list[str]
+
+
+Role = Literal["opening", "body", "closing"]
+
+
+class SectionBrief(BaseModel):
+    """What the writer of one part of a section-parallel script is given besides the outline:
+    its place, its budget, what came before (a running summary and the hand-off line it picks
+    up from) and what comes after (so it neither pre-empts nor repeats its neighbours)."""
+
+    index: int
+    count: int
+    role: Role
+    chapter: str  # the section (chapter) of the joined script this part belongs to
+    words: int
+    covers: str
+    questions: list[str] = Field(default_factory=list)
+    so_far: str = ""
+    previous_hand_off: str | None = None
+    next_hand_off: str | None = None
+
+
+class SectionScript(BaseModel):
+    """One part of a section-parallel script."""
+
+    lines: list[Line]
 
 
 def count_words(text: str) -> int:
@@ -115,7 +141,54 @@ class EpisodeFormat(ABC, Generic[RequestT, OutlineT, ScriptT]):
     def outline_task(self, request: RequestT) -> WritingTask[OutlineT]: ...
 
     @abstractmethod
-    def script_task(self, request: RequestT, outline: OutlineT) -> WritingTask[ScriptT]: ...
+    def script_task(
+        self, request: RequestT, outline: OutlineT, budget: int | None = None
+    ) -> WritingTask[ScriptT]:
+        """The whole script in one call. `budget` is the words of one listen (default: the
+        target minutes at 150 words per minute; `pacing.plan_words` gives a measured one)."""
+
+    # Section-parallel writing (see `formats/longform.py`). A format that can split its script
+    # into independently written parts overrides these three; the default is one call.
+
+    def section_briefs(
+        self, request: RequestT, outline: OutlineT, budget: int
+    ) -> list[SectionBrief] | None:
+        """The parts to write concurrently, or None to write the script in one call."""
+        return None
+
+    def section_task(
+        self, request: RequestT, outline: OutlineT, brief: SectionBrief
+    ) -> WritingTask[SectionScript]:
+        raise NotImplementedError(f"{type(self).__name__} is written in one call")
+
+    def join_sections(
+        self,
+        request: RequestT,
+        outline: OutlineT,
+        briefs: Sequence[SectionBrief],
+        parts: Sequence[SectionScript],
+    ) -> ScriptT:
+        raise NotImplementedError(f"{type(self).__name__} is written in one call")
+
+    def check_script(
+        self, request: RequestT, outline: OutlineT, script: ScriptT, budget: int
+    ) -> None:
+        """Raise ValueError if a joined script breaks the format's rules (default: the
+        whole-script task's own check)."""
+        check = self.script_task(request, outline, budget).check
+        if check is not None:
+            check(script)
+
+    # Typical words per turn and sections per episode: the planner turns them into the
+    # pauses the renderer adds between turns and sections (time in which no word is spoken).
+    words_per_turn: ClassVar[float] = 40.0
+
+    def expected_sections(self, request: RequestT) -> int:
+        return 1
+
+    def fixed_turns(self, request: RequestT) -> int | None:
+        """Turns in one listen when the format fixes them; None when they grow with length."""
+        return None
 
     @abstractmethod
     def tracks(self, request: RequestT, outline: OutlineT, script: ScriptT) -> list[TrackPlan]: ...

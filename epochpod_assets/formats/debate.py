@@ -63,6 +63,13 @@ class DebateFormat(EpisodeFormat[DebateRequest, DebateOutline, DebateScript]):
         cast.update({p.name: p.voice or "" for p in request.participants})
         return cast
 
+    def expected_sections(self, request: DebateRequest) -> int:
+        return request.rounds + 2  # plus opening and closing
+
+    def fixed_turns(self, request: DebateRequest) -> int:
+        # The moderator's question and one answer from everyone per round, opening, closing.
+        return request.rounds * (len(request.participants) + 1) + 2
+
     def outline_task(self, request: DebateRequest) -> WritingTask[DebateOutline]:
         names = ", ".join(p.name for p in request.participants)
         prompt = (
@@ -80,15 +87,16 @@ class DebateFormat(EpisodeFormat[DebateRequest, DebateOutline, DebateScript]):
         )
 
     def script_task(
-        self, request: DebateRequest, outline: DebateOutline
+        self, request: DebateRequest, outline: DebateOutline, budget: int | None = None
     ) -> WritingTask[DebateScript]:
-        budget = self.word_budget(request)
+        budget = budget or self.word_budget(request)
         prompt = (
             f"Task: debate.script\n"
+            f"Word budget: {budget}\n"
             f"Write the full debate: an opening by the moderator, one section per round in "
             f"which every participant speaks, and a closing. Speakers: "
             f"{', '.join(repr(name) for name in self.cast(request))}. About {budget} words in all "
-            f"({request.target_minutes:g} minutes at 150 words per minute).\n"
+            f"for {request.target_minutes:g} minutes.\n"
             f"Outline JSON: {outline.model_dump_json()}\nRequest JSON: {request.model_dump_json()}"
         )
         return WritingTask(

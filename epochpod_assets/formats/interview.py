@@ -8,13 +8,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from epochpod_assets.formats import prose
+from epochpod_assets.formats import longform, prose
 from epochpod_assets.formats.base import (
     EpisodeFormat,
     Line,
     Publication,
     RenderedTrackInfo,
+    Role,
     Section,
+    SectionBrief,
+    SectionScript,
     TrackPlan,
     check_lines,
     count_words,
@@ -63,8 +66,14 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
     def cast(self, request: InterviewRequest) -> dict[str, str]:
         return {request.host_name: request.host_voice, request.guest_name: request.guest_voice}
 
+    # Measured on the offline scripts: questions (~12 words), answers (~60), follow-ups (~20).
+    words_per_turn = 36.0
+
+    def expected_sections(self, request: InterviewRequest) -> int:
+        return _outline_sections(request) + 2  # plus introduction and closing
+
     def outline_task(self, request: InterviewRequest) -> WritingTask[InterviewOutline]:
-        sections = max(2, min(12, round(request.target_minutes / 2.5)))
+        sections = _outline_sections(request)
         prompt = (
             f"Task: interview.outline\n"
             f"Plan a {request.target_minutes:g}-minute interview with {request.guest_name} about "
@@ -82,15 +91,16 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
         )
 
     def script_task(
-        self, request: InterviewRequest, outline: InterviewOutline
+        self, request: InterviewRequest, outline: InterviewOutline, budget: int | None = None
     ) -> WritingTask[InterviewScript]:
-        budget = self.word_budget(request)
+        budget = budget or self.word_budget(request)
         prompt = (
             f"Task: interview.script\n"
+            f"Word budget: {budget}\n"
             f"Write the full script: an introduction by {request.host_name}, then one section "
             f"per outline section, then a short outro. The only speakers are "
             f"{request.host_name!r} (host) and {request.guest_name!r} (guest). About {budget} "
-            f"words in all ({request.target_minutes:g} minutes at 150 words per minute).\n"
+            f"words in all, for {request.target_minutes:g} minutes.\n"
             f"Outline JSON: {outline.model_dump_json()}\n"
             f"Request JSON: {request.model_dump_json()}"
         )
@@ -102,6 +112,130 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
             template=lambda: self._offline_script(request, outline, budget),
             check=lambda script: check_lines(script.sections, self.cast(request), budget),
         )
+
+    # --- section-parallel writing (long episodes) ----------------------------------------------
+
+    def section_briefs(
+        self, request: InterviewRequest, outline: InterviewOutline, budget: int
+    ) -> list[SectionBrief]:
+        host, guest = request.host_name, outline.guest.name
+        fixed = {"opening": _OPENING_WORDS, "closing": _CLOSING_WORDS}
+        body_words = budget - sum(fixed.values())
+        # Parts per outline section in proportion to its share of the budget; each section
+        # gets the same share because the outline gives each the same weight.
+        shares = longform.split_words(body_words, len(outline.sections))
+        plan: list[_Part] = [
+            ("opening", "Introduction", fixed["opening"], [], f"{host} welcomes listeners and "
+             f"introduces {guest}, {outline.guest.role}, and the topic: {outline.topic}."),
+        ]  # fmt: skip
+        for section, words in zip(outline.sections, shares, strict=True):
+            count = longform.part_count(words)
+            # Questions in order, shared out as evenly as they go; a part with none carries on
+            # the conversation its chapter started.
+            sizes = longform.split_words(len(section.questions), count)
+            starts = [sum(sizes[:i]) for i in range(count)]
+            for number, part_words in enumerate(longform.split_words(words, count)):
+                asked = section.questions[starts[number] : starts[number] + sizes[number]]
+                covers = section.summary + (f" (part {number + 1} of {count})" if count > 1 else "")
+                plan.append(("body", section.title, part_words, asked, covers))
+        plan.append(
+            ("closing", "Closing", fixed["closing"], [],
+             f"{host} thanks {guest} and closes the show.")
+        )  # fmt: skip
+        briefs = []
+        for index, (role, chapter, words, questions, covers) in enumerate(plan):
+            before = [p for p in plan[:index] if p[0] == "body"]
+            briefs.append(
+                SectionBrief(
+                    index=index,
+                    count=len(plan),
+                    role=role,
+                    chapter=chapter,
+                    words=words,
+                    covers=covers,
+                    questions=questions,
+                    so_far=" ".join(f"{p[1]}: {p[4]}" for p in before[-6:]),
+                    previous_hand_off=_hand_off(plan[index - 1], host, guest, last=True)
+                    if index
+                    else None,
+                    next_hand_off=_hand_off(plan[index + 1], host, guest, last=False)
+                    if index + 1 < len(plan)
+                    else None,
+                )
+            )
+        return briefs
+
+    def section_task(
+        self, request: InterviewRequest, outline: InterviewOutline, brief: SectionBrief
+    ) -> WritingTask[SectionScript]:
+        prompt = (
+            f"Task: interview.section\n"
+            f"{longform.brief_prompt(brief)}\n"
+            f"The only speakers are {request.host_name!r} (host) and {outline.guest.name!r} "
+            f"(guest).\n"
+            f"Brief JSON: {brief.model_dump_json()}\n"
+            f"Outline JSON: {outline.model_dump_json()}\n"
+            f"Request JSON: {request.model_dump_json()}"
+        )
+        speakers = {request.host_name, outline.guest.name}
+
+        def check(part: SectionScript) -> None:
+            if unknown := {line.speaker for line in part.lines} - speakers:
+                raise ValueError(
+                    f"unknown speakers {sorted(unknown)}; the cast is {sorted(speakers)}"
+                )
+            if brief.role == "body":  # the opening and closing are short and fixed in purpose
+                longform.check_part(sum(count_words(line.text) for line in part.lines), brief)
+
+        return WritingTask(
+            name=f"interview part {brief.index + 1} of {brief.count}",
+            schema=SectionScript,
+            instructions=SYSTEM,
+            prompt=prompt,
+            template=lambda: self._offline_part(request, outline, brief),
+            check=check,
+        )
+
+    def join_sections(
+        self,
+        request: InterviewRequest,
+        outline: InterviewOutline,
+        briefs: Sequence[SectionBrief],
+        parts: Sequence[SectionScript],
+    ) -> InterviewScript:
+        sections: list[Section] = []
+        for brief, part in zip(briefs, parts, strict=True):
+            if sections and sections[-1].title == brief.chapter:
+                sections[-1].lines.extend(part.lines)
+            else:
+                sections.append(Section(title=brief.chapter, lines=list(part.lines)))
+        return InterviewScript(sections=sections)
+
+    def _offline_part(
+        self, request: InterviewRequest, outline: InterviewOutline, brief: SectionBrief
+    ) -> SectionScript:
+        rng = prose.seeded("interview.part", request.model_dump_json(), brief.index)
+        host, guest = request.host_name, outline.guest.name
+        if brief.role == "opening":
+            return SectionScript(lines=_intro(host, guest, outline))
+        if brief.role == "closing":
+            return SectionScript(lines=_outro(host, guest))
+        slots = {
+            "topic": outline.topic,
+            "focus": request.angle or outline.topic,
+            "era": outline.guest.era,
+        }
+        lines = _questions_and_answers(rng, host, guest, brief.questions, brief.words, slots)
+        used = sum(count_words(line.text) for line in lines)
+        lines += prose.conversation_until(
+            rng,
+            brief.words - used,
+            (host, prose.HOST_FOLLOW_UPS),
+            (guest, prose.ANSWERS),
+            turn_words=60,
+            **slots,
+        )
+        return SectionScript(lines=lines)
 
     def tracks(
         self, request: InterviewRequest, outline: InterviewOutline, script: InterviewScript
@@ -187,28 +321,8 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
             "focus": request.angle or outline.topic,
             "era": outline.guest.era,
         }
-        intro = Section(
-            title="Introduction",
-            lines=[
-                Line(
-                    speaker=host,
-                    text=f"Welcome to Epoch Pod, where history speaks for itself. I'm {host}, and "
-                    f"my guest today is {guest}, {outline.guest.role}. We're talking about "
-                    f"{outline.topic}. Welcome.",
-                ),
-                Line(speaker=guest, text="Thank you. It is a pleasure to be asked."),
-            ],
-        )
-        outro = Section(
-            title="Closing",
-            lines=[
-                Line(
-                    speaker=host,
-                    text=f"{guest}, thank you for your time. You've been listening to Epoch Pod.",
-                ),
-                Line(speaker=guest, text="Thank you for listening."),
-            ],
-        )
+        intro = Section(title="Introduction", lines=_intro(host, guest, outline))
+        outro = Section(title="Closing", lines=_outro(host, guest))
         remaining = budget - sum(count_words(line.text) for s in (intro, outro) for line in s.lines)
         body = []
         for index, section in enumerate(outline.sections):
@@ -230,6 +344,55 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
         return InterviewScript(sections=[intro, *body, outro])
 
 
+# role, chapter, words, questions, what it covers
+_Part = tuple[Role, str, int, list[str], str]
+
+# The offline opening and closing are fixed lines of about this many words.
+_OPENING_WORDS = 40
+_CLOSING_WORDS = 16
+
+
+def _outline_sections(request: InterviewRequest) -> int:
+    return max(2, min(12, round(request.target_minutes / 2.5)))
+
+
+def _intro(host: str, guest: str, outline: InterviewOutline) -> list[Line]:
+    return [
+        Line(
+            speaker=host,
+            text=f"Welcome to Epoch Pod, where history speaks for itself. I'm {host}, and "
+            f"my guest today is {guest}, {outline.guest.role}. We're talking about "
+            f"{outline.topic}. Welcome.",
+        ),
+        Line(speaker=guest, text="Thank you. It is a pleasure to be asked."),
+    ]
+
+
+def _outro(host: str, guest: str) -> list[Line]:
+    return [
+        Line(
+            speaker=host,
+            text=f"{guest}, thank you for your time. You've been listening to Epoch Pod.",
+        ),
+        Line(speaker=guest, text="Thank you for listening."),
+    ]
+
+
+def _hand_off(
+    part: tuple[str, str, int, list[str], str], host: str, guest: str, *, last: bool
+) -> str:
+    """The line where a neighbouring part meets this one: what the previous part ends on, or
+    what the next one opens with."""
+    role, chapter, _, questions, covers = part
+    if role == "opening":
+        return f"{guest} thanks {host} for the welcome."
+    if role == "closing":
+        return f"{host} thanks {guest} and closes the show."
+    if last:
+        return f"{guest} answering, in {chapter!r}: {questions[-1] if questions else covers}"
+    return f"{host} asking: {questions[0]}" if questions else f"{host} continuing {chapter!r}"
+
+
 def _questions_and_answers(
     rng: random.Random,
     host: str,
@@ -243,7 +406,9 @@ def _questions_and_answers(
     used = 0
     for number, question in enumerate(questions):
         left = words - used
-        answer_words = left // (len(questions) - number) - count_words(question)
+        # Capped: a guest who answers in 250-word monologues is a lecture, not an interview;
+        # the rest of the part is follow-up exchanges.
+        answer_words = min(left // (len(questions) - number) - count_words(question), 90)
         if lines and answer_words < 15:
             break
         answer = prose.speech_until(rng, prose.ANSWERS, max(answer_words, 8), **slots)

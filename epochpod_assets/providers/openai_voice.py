@@ -20,6 +20,7 @@ from epochpod_assets.providers.openai_writer import (
     make_client,
 )
 from epochpod_assets.providers.pricing import Prices, load_prices
+from epochpod_assets.ratelimit import RateLimiter
 from epochpod_assets.voices import VOICES
 
 DEFAULT_MODEL = "tts-1"
@@ -49,10 +50,13 @@ class OpenAIVoice:
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         prices: Prices | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.model = model
         self.prices = prices or load_prices(None)
-        self._client = make_client(api_key, base_url, timeout, max_retries)
+        # Shared with every other run and process calling this model (see ratelimit.py).
+        self.limiter = limiter
+        self._client = make_client(api_key, base_url, timeout, max_retries, limiter)
         self._api_key = api_key
 
     def close(self) -> None:

@@ -15,7 +15,8 @@ Error messages never contain the API key, even when a server echoes it back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import openai
@@ -26,6 +27,7 @@ from openai.types.shared_params import ResponseFormatJSONSchema
 
 from epochpod_assets.providers.base import ProviderError, T, Usage, WritingTask
 from epochpod_assets.providers.pricing import Prices, load_prices
+from epochpod_assets.ratelimit import RateLimiter, Reservation
 
 DEFAULT_MODEL = "gpt-4o-mini"
 # Long enough for a full script section; OpenAI's own default (10 minutes) hides hung calls.
@@ -51,11 +53,14 @@ class OpenAIWriter:
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_reasks: int = DEFAULT_MAX_REASKS,
         prices: Prices | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.model = model
         self.max_reasks = max_reasks
         self.prices = prices or load_prices(None)
-        self._client = make_client(api_key, base_url, timeout, max_retries)
+        # Shared with every other run and process calling this model (see ratelimit.py).
+        self.limiter = limiter
+        self._client = make_client(api_key, base_url, timeout, max_retries, limiter)
         self._api_key = api_key
 
     def close(self) -> None:
@@ -91,13 +96,17 @@ class OpenAIWriter:
         usage: Usage,
     ) -> str:
         """One chat completion (with the client's transient retries); its content."""
-        completion = call_openai(
-            lambda: self._client.chat.completions.create(
-                model=self.model, messages=messages, response_format=response_format
-            ),
-            doing=f"writing {task.name}",
-            api_key=self._api_key,
-        )
+        with _expecting(self.limiter) as reservation:
+            completion = call_openai(
+                lambda: self._client.chat.completions.create(
+                    model=self.model, messages=messages, response_format=response_format
+                ),
+                doing=f"writing {task.name}",
+                api_key=self._api_key,
+            )
+        if self.limiter is not None and reservation is not None and completion.usage:
+            # Tokens were reserved on a guess; the shared pace needs what was really used.
+            self.limiter.settle(reservation, completion.usage.total_tokens)
         self._bill(completion, usage)
         if not completion.choices:
             raise ProviderError(f"{self.model} returned no answer for {task.name}")
@@ -117,14 +126,36 @@ class OpenAIWriter:
 
 
 def make_client(
-    api_key: str, base_url: str | None, timeout: float, max_retries: int
+    api_key: str,
+    base_url: str | None,
+    timeout: float,
+    max_retries: int,
+    limiter: RateLimiter | None = None,
 ) -> openai.OpenAI:
-    """An openai client that retries transient failures itself; shared with OpenAIVoice."""
+    """An openai client that retries transient failures itself; shared with OpenAIVoice.
+
+    With a limiter, every HTTP attempt (the client's retries included) first waits for its
+    slot, and every answer's status and rate-limit headers feed the shared pace.
+    """
     if not api_key:
         raise ProviderError("OpenAI needs an API key: set OPENAI_API_KEY")
+    http_client = openai.DefaultHttpxClient(event_hooks=limiter.event_hooks()) if limiter else None
     return openai.OpenAI(
-        api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+        api_key=api_key,
+        base_url=base_url,
+        timeout=timeout,
+        max_retries=max_retries,
+        http_client=http_client,
     )
+
+
+@contextlib.contextmanager
+def _expecting(limiter: RateLimiter | None) -> Iterator[Reservation | None]:
+    if limiter is None:
+        yield None
+        return
+    with limiter.expecting(None) as reservation:
+        yield reservation
 
 
 def call_openai(call: Callable[[], R], doing: str, api_key: str) -> R:

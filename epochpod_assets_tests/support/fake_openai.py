@@ -33,6 +33,18 @@ any endpoint:
     "hang"                      answer nothing for Faults.hang_seconds, then drop
     "slow"                      Faults.spike_seconds of extra latency, then a normal answer
 "malformed" and "refusal" make no sense for speech; there they answer normally, uncounted.
+
+Optional realism, off by default (for benchmarks and rate-limit tests)
+    latency_model=LatencyModel(...)  chat: first-token delay + completion tokens / tokens per
+                                     second; speech: base delay + seconds per input character
+    limits={"chat": ServerLimit(rpm=500, tpm=...), "speech": ServerLimit(rpm=50)}
+                                     token buckets refilled continuously, holding
+                                     `burst_seconds` of the per-minute allowance (providers
+                                     enforce per-minute limits over short windows); over the
+                                     limit: 429 with Retry-After. Every answer on a limited
+                                     endpoint carries x-ratelimit-limit/remaining/reset-*.
+                                     Rejections are counted in stats().statuses[429] and
+                                     stats().faults["rate_limited"].
 """
 
 from __future__ import annotations
@@ -109,6 +121,60 @@ class Faults:
 
 
 @dataclass(frozen=True)
+class LatencyModel:
+    """How long a real provider takes: scale it down in tests, keep it 1:1 in benchmarks."""
+
+    chat_first_token: float = 0.5  # seconds before the first token
+    chat_tokens_per_second: float = 60.0
+    speech_base: float = 0.3
+    speech_per_char: float = 0.0025
+
+    def chat_seconds(self, completion_tokens: int) -> float:
+        return self.chat_first_token + completion_tokens / self.chat_tokens_per_second
+
+    def speech_seconds(self, characters: int) -> float:
+        return self.speech_base + characters * self.speech_per_char
+
+    def scaled(self, factor: float) -> LatencyModel:
+        return LatencyModel(
+            self.chat_first_token * factor,
+            self.chat_tokens_per_second / factor,
+            self.speech_base * factor,
+            self.speech_per_char * factor,
+        )
+
+
+@dataclass(frozen=True)
+class ServerLimit:
+    """A provider's rate limit for one endpoint."""
+
+    rpm: float | None = None
+    tpm: float | None = None  # chat only: prompt tokens count on arrival, completion on answer
+    burst_seconds: float = 1.0
+    retry_after: float | None = None  # None: the time until one request fits again
+
+
+class _Bucket:
+    """A continuously refilled token bucket (the server's view of one limit)."""
+
+    def __init__(self, per_minute: float, burst_seconds: float) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, per_minute * burst_seconds / 60.0)
+        self.level = self.capacity
+        self.at = time.monotonic()
+
+    def refill(self, now: float) -> None:
+        self.level = min(self.capacity, self.level + (now - self.at) * self.rate)
+        self.at = now
+
+    def seconds_until(self, amount: float) -> float:
+        return max(0.0, (amount - self.level) / self.rate)
+
+    def seconds_to_full(self) -> float:
+        return max(0.0, (self.capacity - self.level) / self.rate)
+
+
+@dataclass(frozen=True)
 class Stats:
     """What the server served. Billed totals count 200 answers only."""
 
@@ -157,8 +223,13 @@ class FakeOpenAI:
         faults: Faults | None = None,
         seed: int = 0,
         samples_per_char: int = 1_600,
+        latency_model: LatencyModel | None = None,
+        limits: Mapping[str, ServerLimit] | None = None,
     ) -> None:
         self.api_key = api_key
+        self.latency_model = latency_model
+        self.limits = dict(limits or {})
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
         self.responder: Responder = responder or default_responder
         self.faults = faults or Faults()
         self.samples_per_char = samples_per_char
@@ -311,6 +382,50 @@ class FakeOpenAI:
         delay = faults.latency + (faults.spike_seconds if spike or fault == "slow" else 0.0)
         return fault, delay
 
+    def _admit(self, endpoint: str, prompt_tokens: int) -> tuple[float | None, dict[str, str]]:
+        """Apply `limits` to one arriving request: (None, headers) if admitted, else
+        (retry_after seconds, headers) for a 429."""
+        limit = self.limits.get(endpoint)
+        if limit is None:
+            return None, {}
+        with self._lock:
+            now = time.monotonic()
+            wanted = {"requests": (limit.rpm, 1.0), "tokens": (limit.tpm, float(prompt_tokens))}
+            buckets = {}
+            for kind, (per_minute, _) in wanted.items():
+                if per_minute:
+                    bucket = self._buckets.get((endpoint, kind))
+                    if bucket is None:
+                        bucket = self._buckets[(endpoint, kind)] = _Bucket(
+                            per_minute, limit.burst_seconds
+                        )
+                    bucket.refill(now)
+                    buckets[kind] = bucket
+            short = max(
+                (b.seconds_until(min(wanted[k][1], b.capacity)) for k, b in buckets.items()),
+                default=0.0,
+            )
+            admitted = short <= 0
+            if admitted:
+                for kind, bucket in buckets.items():
+                    bucket.level -= wanted[kind][1]
+            headers = {}
+            for kind, bucket in buckets.items():
+                headers[f"x-ratelimit-limit-{kind}"] = str(round(wanted[kind][0] or 0))
+                headers[f"x-ratelimit-remaining-{kind}"] = str(max(0, math.floor(bucket.level)))
+                headers[f"x-ratelimit-reset-{kind}"] = f"{bucket.seconds_to_full():.3f}s"
+        if admitted:
+            return None, headers
+        retry = limit.retry_after if limit.retry_after is not None else short
+        return retry, headers
+
+    def _charge_completion(self, endpoint: str, tokens: int) -> None:
+        with self._lock:
+            bucket = self._buckets.get((endpoint, "tokens"))
+            if bucket is not None:
+                bucket.refill(time.monotonic())
+                bucket.level -= tokens
+
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless the server is stopping; True if it is."""
         return seconds > 0 and self._stopping.wait(seconds)
@@ -350,6 +465,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.fake._record_request(endpoint, body)
         if endpoint not in (CHAT, SPEECH):
             self._send_error(404, f"Unknown path {self.path}", "unknown_url")
+            return
+        tokens = prompt_tokens(body.get("messages") or []) if endpoint == CHAT else 0
+        retry_after, self._limit_headers = self.fake._admit(endpoint, tokens)
+        if retry_after is not None:
+            self.fake._record_fault("rate_limited")
+            self._send_rate_limited(retry_after)
             return
         fault, delay = self.fake._next_plan()
         if self.fake._sleep(delay):
@@ -400,6 +521,10 @@ class _Handler(BaseHTTPRequestHandler):
                 content = content[: max(1, len(content) // 2)]
         prompt = prompt_tokens(messages)
         completion = count_tokens(content or refusal or "")
+        model = self.fake.latency_model
+        if model is not None and self.fake._sleep(model.chat_seconds(completion)):
+            return
+        self.fake._charge_completion(CHAT, completion)
         answer = {
             "id": f"chatcmpl-fake-{self.fake._next_id()}",
             "object": "chat.completion",
@@ -431,6 +556,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(400, problem)
             return
         text: str = body["input"]
+        model = self.fake.latency_model
+        if model is not None and self.fake._sleep(model.speech_seconds(len(text))):
+            return
         pcm = _tone(speech_samples(text, self.fake.samples_per_char))
         fmt = body.get("response_format", "mp3")
         audio, content_type = (pcm, "audio/pcm") if fmt == "pcm" else (_wav(pcm), "audio/wav")
@@ -439,6 +567,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake._bill_speech(len(text), sign=-1)
 
     # -- wire ------------------------------------------------------------------------------
+
+    _limit_headers: dict[str, str] = {}
+
+    def _send_rate_limited(self, retry_after: float) -> None:
+        error = {
+            "message": "Rate limit reached. Please try again later.",
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+        headers = {
+            "retry-after-ms": str(max(1, round(retry_after * 1000))),
+            "Retry-After": str(max(1, math.ceil(retry_after))),
+        }
+        self._send(429, json.dumps({"error": error}).encode(), "application/json", headers)
 
     def _send_error(self, status: int, message: str, code: str | None = None) -> None:
         kind = {
@@ -470,7 +613,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             self.send_header("x-request-id", f"req_fake_{self.fake._next_id()}")
-            for name, value in (headers or {}).items():
+            for name, value in {**self._limit_headers, **(headers or {})}.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
