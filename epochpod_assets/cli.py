@@ -75,6 +75,15 @@ def _parser() -> argparse.ArgumentParser:
     retry = commands.add_parser("retry", help="queue a FAILED or CANCELLED episode again")
     retry.add_argument("episode_id")
 
+    cancel = commands.add_parser("cancel", help="stop an episode's run and mark it CANCELLED")
+    cancel.add_argument("episode_id")
+    cancel.add_argument(
+        "--wait-seconds",
+        type=float,
+        default=60.0,
+        help="how long to wait for the run to stop (default 60)",
+    )
+
     commands.add_parser("demo", help="make one episode of each format, end to end")
     commands.add_parser("migrate", help="bring the catalog schema up to date")
     return parser
@@ -171,6 +180,22 @@ def cmd_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from epochpod_assets.cancel import NotCancellable, cancel_episode
+    from epochpod_assets.worker import dagster_instance
+
+    try:
+        stopped = cancel_episode(
+            open_catalog(), dagster_instance(), args.episode_id, wait_seconds=args.wait_seconds
+        )
+    except NotCancellable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    runs = f"; run(s) stopped: {', '.join(stopped)}" if stopped else ""
+    print(f"{args.episode_id} cancelled{runs}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from epochpod_assets.definitions import defs
     from epochpod_assets.worker import dagster_instance, work_queue
@@ -204,6 +229,7 @@ COMMANDS = {
     "run": cmd_run,
     "status": cmd_status,
     "retry": cmd_retry,
+    "cancel": cmd_cancel,
     "demo": cmd_demo,
     "migrate": cmd_migrate,
 }
