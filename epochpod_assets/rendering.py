@@ -17,6 +17,7 @@ from epochpod_assets.audio.assemble import (
     render_track,
     webvtt,
 )
+from epochpod_assets.audio.beds import sting
 from epochpod_assets.formats.base import RenderedTrackInfo, TrackPlan
 from epochpod_assets.providers.base import Speech
 from epochpod_assets.segments import SegmentCache
@@ -61,33 +62,27 @@ def render_tracks(
     concurrency: int,
     on_progress: Callable[[int, int], None],
     bitrate: str = "128k",
+    beds: bool = False,
 ) -> list[TrackOutcome]:
+    """Speaks every line of every track (through `cache`, `concurrency` calls at a time,
+    reporting each finished segment), assembles each track into a tagged MP3 with chapters
+    and WebVTT captions, and uploads both. `beds` frames each track with a musical sting."""
     total = sum(len(s.lines) for plan in plans for s in plan.sections)
     progress = SegmentProgress(total, on_progress)
     date = dt.date.today().isoformat()
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="tts") as speakers:
 
         def one_track(plan: TrackPlan) -> TrackOutcome:
-            lines = [(si, line) for si, s in enumerate(plan.sections) for line in s.lines]
+            lines = [line for s in plan.sections for line in s.lines]
             jobs = [
                 speakers.submit(_speak, cache, line.text, cast[line.speaker], progress)
-                for _, line in lines
+                for line in lines
             ]
             speech = [job.result() for job in jobs]
-            clips = []
-            for index, ((section, line), said) in enumerate(zip(lines, speech, strict=True)):
-                is_last = index == len(lines) - 1
-                next_section = lines[index + 1][0] if not is_last else section
-                pause = (
-                    0.0
-                    if is_last
-                    else (
-                        PAUSE_BETWEEN_SECTIONS if next_section != section else PAUSE_BETWEEN_TURNS
-                    )
-                )
-                clips.append(
-                    Clip(speaker=line.speaker, text=line.text, speech=said, pause_after=pause)
-                )
+            clips = [
+                Clip(speaker=line.speaker, text=line.text, speech=said, pause_after=pause)
+                for line, said, pause in zip(lines, speech, planned_pauses(plan), strict=True)
+            ]
             chapters = _chapter_marks(plan)
             tags = TrackTags(
                 title=plan.title,
@@ -96,7 +91,8 @@ def render_tracks(
                 date=date,
                 description=description,
             )
-            rendered = render_track(clips, chapters, tags, bitrate=bitrate)
+            bed = sting() if beds else None
+            rendered = render_track(clips, chapters, tags, bitrate=bitrate, intro=bed, outro=bed)
             audio_url = store.put(
                 episode_key(episode_id, f"audio/{plan.key}.mp3"), rendered.mp3, "audio/mpeg"
             )
@@ -116,6 +112,22 @@ def render_tracks(
 
         with ThreadPoolExecutor(max_workers=TRACKS_AT_ONCE, thread_name_prefix="track") as tracks:
             return list(tracks.map(one_track, plans))
+
+
+def planned_pauses(plan: TrackPlan) -> list[float]:
+    """The silence after each line: longer where a section ends, none after the last."""
+    pauses = []
+    for section in plan.sections:
+        pauses += [PAUSE_BETWEEN_TURNS] * len(section.lines)
+        if section.lines:
+            pauses[-1] = PAUSE_BETWEEN_SECTIONS
+    if pauses:
+        pauses[-1] = 0.0
+    return pauses
+
+
+def planned_pause_seconds(plan: TrackPlan) -> float:
+    return sum(planned_pauses(plan))
 
 
 def _speak(cache: SegmentCache, text: str, voice: str, progress: SegmentProgress) -> Speech:

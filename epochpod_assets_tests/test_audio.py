@@ -21,8 +21,10 @@ from epochpod_assets.audio.assemble import (
     render_track,
     webvtt,
 )
+from epochpod_assets.audio.beds import sting
 from epochpod_assets.audio.espeak import STYLES, EspeakVoice, clean_text
 from epochpod_assets.audio.ffmpeg import measure_loudness, run_ffmpeg
+from epochpod_assets.audio.mastering import Limiter, analyse
 from epochpod_assets.providers.base import Speech, Usage
 from epochpod_assets.voices import VOICES
 
@@ -195,7 +197,10 @@ def test_track_meets_the_loudness_target(track: RenderedTrack) -> None:
 
     assert measured.integrated_lufs == pytest.approx(-16.0, abs=1.0)
     assert measured.true_peak_dbtp <= -1.0
-    assert track.loudness == measured
+    # The render measures the MP3's frames as they stream out of the encoder; a decode of the
+    # file trims the encoder delay (gapless), which shifts the 400 ms gating grid slightly.
+    assert track.loudness.integrated_lufs == pytest.approx(measured.integrated_lufs, abs=0.15)
+    assert track.loudness.true_peak_dbtp == pytest.approx(measured.true_peak_dbtp, abs=0.15)
 
 
 def test_cues_follow_the_real_audio(track: RenderedTrack, clips: list[Clip]) -> None:
@@ -279,3 +284,50 @@ def test_render_without_chapters_writes_no_table_of_contents(clips: list[Clip]) 
 
     assert track.chapters == []
     assert ID3(io.BytesIO(track.mp3)).getall("CTOC") == []
+
+
+def test_numpy_meter_agrees_with_ffmpeg_ebur128(clips: list[Clip]) -> None:
+    pcm = b"".join(clip.speech.pcm for clip in clips[:4] if clip.speech.sample_rate == 22050)
+    samples = np.frombuffer(pcm, dtype="<i2")
+    limiter = Limiter(samples, analyse(samples, 22050))
+
+    reference = measure_loudness(pcm, pcm_sample_rate=22050)
+    assert limiter.raw_loudness() == pytest.approx(reference.integrated_lufs, abs=0.1)
+
+
+def test_peaky_quiet_speech_is_mastered_on_target_rather_than_failing(
+    voice: EspeakVoice,
+) -> None:
+    # A deep eSpeak voice at a fifth of its level: ~21 dB of crest factor and a gain of
+    # ~20 dB to find, the kind of track that used to end in LoudnessError.
+    speech = voice.synthesize(LINE, "onyx", Usage())
+    quiet = (np.frombuffer(speech.pcm, dtype="<i2") // 5).astype("<i2").tobytes()
+    clip = Clip("Lincoln", LINE, Speech(quiet, speech.sample_rate), pause_after=0.0)
+
+    track = render_track([clip] * 3, [], TAGS)
+
+    measured = measure_loudness(track.mp3)
+    assert measured.integrated_lufs == pytest.approx(-16.0, abs=1.0)
+    assert measured.true_peak_dbtp <= -1.0
+
+
+def test_intro_and_outro_beds_frame_the_speech(clips: list[Clip]) -> None:
+    bed = sting(24000, seconds=2.0)
+    plain = render_track(clips[:2], CHAPTERS[:1], TAGS)
+
+    framed = render_track(clips[:2], CHAPTERS[:1], TAGS, intro=bed, outro=bed)
+
+    shift = framed.cues[0].start
+    assert shift == pytest.approx(2.0 + 0.6, abs=0.01)  # the bed, then its gap
+    assert [c.start - shift for c in framed.cues] == pytest.approx([c.start for c in plain.cues])
+    # The gap before the outro replaces the last line's own pause.
+    expected = plain.duration_seconds - clips[1].pause_after + 2 * 2.6
+    assert framed.duration_seconds == pytest.approx(expected, abs=0.01)
+    assert framed.chapters[0].start == 0.0  # the first chapter includes the intro
+
+
+def test_bitrate_is_configurable_and_checked(clips: list[Clip]) -> None:
+    track = render_track(clips[:1], [], TAGS, bitrate="64k")
+    assert MP3(io.BytesIO(track.mp3)).info.bitrate == 64000
+    with pytest.raises(ValueError, match="not valid at 24000 Hz"):
+        render_track(clips[:1], [], TAGS, bitrate="192k")  # MPEG-2 (24 kHz) stops at 160k

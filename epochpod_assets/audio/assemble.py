@@ -2,16 +2,15 @@
 
 1. Resample every clip to one rate, straight into one preallocated PCM buffer (the zeros
    left between clips are the pauses): a long episode costs one buffer, no concatenation.
-2. Find the gain that reaches the loudness target through the peak limiter (ffmpeg
-   ebur128: one pass on the raw track, one through gain + limiter).
-3. Apply gain + limiter and encode to MP3 once.
-4. Measure the MP3 itself, true peak included, to prove the targets were met.
-5. Write ID3v2 tags and chapters with mutagen.
+2. Measure it once (mastering.py: BS.1770 loudness and true peak per ~2 ms block) and solve
+   the gain that, through a true-peak limiter, lands on the loudness target.
+3. Stream gain + limiter into the encoder chunk by chunk and encode to MP3 once, measuring
+   the MP3 itself as it is written; a miss is corrected from the measurement and encoded again.
+4. Write ID3v2 tags and chapters with mutagen.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import tempfile
@@ -26,24 +25,33 @@ import mutagen.id3
 import numpy as np
 import numpy.typing as npt
 
-from epochpod_assets.audio.ffmpeg import Loudness, measure_loudness, run_ffmpeg
+from epochpod_assets.audio.ffmpeg import Loudness, encode_mp3
+from epochpod_assets.audio.mastering import Limiter, MasteringError, analyse
 from epochpod_assets.providers.base import Speech
 
-# The limiter works on sample peaks; inter-sample peaks add ~0.4 dB and MP3 coding ~0.7 dB
-# more on eSpeak's buzzy speech (measured on a 60-minute track), so it aims this far below
-# the true-peak ceiling.
-_LIMITER_MARGIN_DB = 2.0
-# Measurements through the limiter spent finding the gain, and when to stop early.
-_GAIN_MEASUREMENTS = 1
-# d(loudness)/d(gain) once the limiter works hard; the first correction step assumes it
-# (measured 0.5-0.7 on eSpeak; a wrong guess costs ~0.1 LU, within the 1 LU tolerance).
-_LIMITED_SLOPE = 0.6
-_GAIN_PRECISION_LU = 0.15
+# The limiter caps the PCM's true peak; MP3 coding then adds up to ~0.7 dB on eSpeak's
+# buzzy speech (measured on a 60-minute track), so the ceiling starts this far below the target.
+_MP3_PEAK_MARGIN_DB = 1.0
 # libmp3lame's output is 0.44 dB quieter than its input at every bitrate and frequency
 # (measured with tones and speech), so the PCM is mastered that much hotter.
 _MP3_GAIN_DB = -0.44
-# How far the finished MP3 may miss the loudness target before we call it a failure.
+# How close to the loudness target an encoded track must land before we stop correcting it,
+# and how far it may miss at worst (the published tolerance).
+_AIM_LU = 0.5
 _LOUDNESS_TOLERANCE_LU = 1.0
+# A true-peak overshoot lowers the ceiling by the overshoot plus this times the attempt.
+_PEAK_STEP_DB = 0.2
+# How far below the target a track may be aimed when its peaks leave no room for more.
+_FALLBACK_LU = 0.6
+# Encodes per track at most; 60-minute tracks measured so far needed one, the heaviest
+# short eSpeak tracks up to four.
+_MASTERING_ATTEMPTS = 6
+# Loudness kept in hand when trimming, so rounding cannot push the track off tolerance.
+_TRIM_SPARE_LU = 0.1
+# Silence between a bed and the speech.
+_BED_GAP_SECONDS = 0.6
+_MPEG1_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+_MPEG2_KBPS = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
 _UTF8 = 3  # ID3 text encoding
 # mutagen's frame constructors carry no type hints; reaching them through Any keeps
 # mypy --strict useful for the rest of this module.
@@ -100,7 +108,9 @@ class RenderedTrack:
     duration_seconds: float
     cues: list[Cue]
     chapters: list[Chapter]
-    loudness: Loudness  # measured on the finished MP3
+    # Measured on the MP3's frames as the encoder wrote them (within 0.1 LU of a decode of
+    # the tagged file, which also trims the encoder delay).
+    loudness: Loudness
 
 
 class LoudnessError(RuntimeError):
@@ -116,18 +126,31 @@ def render_track(
     sample_rate: int = 24000,
     target_lufs: float = -16.0,
     true_peak_dbtp: float = -1.0,
+    intro: Speech | None = None,
+    outro: Speech | None = None,
 ) -> RenderedTrack:
-    """Joins clips with their pauses into a tagged, chaptered, loudness-normalized MP3."""
+    """Joins clips with their pauses into a tagged, chaptered, loudness-normalized MP3.
+
+    `intro` and `outro` are optional beds (music, a sting) played before the first line and
+    after the last, each separated from the speech by a short gap; they get no caption.
+    """
     if not clips:
         raise ValueError("a track needs at least one clip")
+    _check_bitrate(bitrate, sample_rate)
     _check_chapter_marks(chapters, len(clips))
-    pcm, cues = _join(clips, sample_rate)
+    pcm, cues = _join(clips, sample_rate, intro, outro)
     duration = len(pcm) / 2 / sample_rate
-    mp3, loudness = _master(pcm, sample_rate, bitrate, target_lufs, true_peak_dbtp)
-    del pcm  # the track's biggest allocation; free it before tagging
     spans = _chapter_spans(chapters, cues, duration)
+    # The MP3 goes through a file: ffmpeg writes the Xing/LAME header (exact length, encoder
+    # delay for gapless playback) only to a seekable output, and mutagen tags it in place.
+    with tempfile.TemporaryDirectory(prefix="epochpod-") as folder:
+        path = Path(folder) / "track.mp3"
+        loudness = _master(pcm, path, sample_rate, bitrate, target_lufs, true_peak_dbtp)
+        del pcm  # the track's biggest allocation: gone before the MP3 is read into memory
+        _write_id3(path, tags, spans, duration)
+        mp3 = path.read_bytes()
     return RenderedTrack(
-        mp3=_with_id3(mp3, tags, spans, duration),
+        mp3=mp3,
         duration_seconds=duration,
         cues=cues,
         chapters=spans,
@@ -158,8 +181,43 @@ def _check_chapter_marks(chapters: Sequence[ChapterMark], clip_count: int) -> No
         previous = mark.first_clip
 
 
-def _join(clips: Sequence[Clip], sample_rate: int) -> tuple[bytearray, list[Cue]]:
+def _check_bitrate(bitrate: str, sample_rate: int) -> None:
+    kbps = bitrate.lower().removesuffix("k")
+    # MP3 allows a fixed set of bitrates, and which depends on the sample rate (MPEG-1 at
+    # 32 kHz and above, MPEG-2 below): ffmpeg would otherwise pick another one silently.
+    allowed = _MPEG1_KBPS if sample_rate >= 32000 else _MPEG2_KBPS
+    if not kbps.isdigit() or int(kbps) not in allowed:
+        raise ValueError(
+            f"MP3 bitrate {bitrate!r} is not valid at {sample_rate} Hz; choose one of "
+            + ", ".join(f"{k}k" for k in allowed)
+        )
+
+
+def _join(
+    clips: Sequence[Clip],
+    sample_rate: int,
+    intro: Speech | None = None,
+    outro: Speech | None = None,
+) -> tuple[bytearray, list[Cue]]:
     """Writes every clip, resampled, into one zero-filled buffer; zeros are the pauses."""
+    beds_first = [Clip("", "", intro, _BED_GAP_SECONDS)] if intro else []
+    if outro:
+        # The gap before the outro is the last line's pause.
+        last = clips[-1]
+        clips = [*clips[:-1], Clip(last.speaker, last.text, last.speech, _BED_GAP_SECONDS)]
+    pieces = [*beds_first, *clips, *([Clip("", "", outro, 0.0)] if outro else [])]
+    pcm, starts, lengths = _place(pieces, sample_rate)
+    skip = len(beds_first)
+    cues = [
+        Cue(clip.speaker, clip.text, start / sample_rate, (start + length) / sample_rate)
+        for clip, start, length in zip(
+            clips, starts[skip:], lengths[skip : skip + len(clips)], strict=False
+        )
+    ]
+    return pcm, cues
+
+
+def _place(clips: Sequence[Clip], sample_rate: int) -> tuple[bytearray, list[int], list[int]]:
     # Lengths are known before any audio is touched, so the buffer is allocated once and
     # never grows: memory stays ~1x the track's PCM however many clips there are.
     lengths = [_resampled_length(clip.speech, sample_rate) for clip in clips]
@@ -175,11 +233,7 @@ def _join(clips: Sequence[Clip], sample_rate: int) -> tuple[bytearray, list[Cue]
     # numpy's FFT releases the GIL, so clips resample in parallel into disjoint slices.
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         list(pool.map(place, clips, starts, lengths))
-    cues = [
-        Cue(clip.speaker, clip.text, start / sample_rate, (start + length) / sample_rate)
-        for clip, start, length in zip(clips, starts, lengths, strict=True)
-    ]
-    return pcm, cues
+    return pcm, starts, lengths
 
 
 def _resampled_length(speech: Speech, sample_rate: int) -> int:
@@ -219,86 +273,76 @@ def _fast_fft_length(minimum: int) -> int:
 
 
 def _master(
-    pcm: bytearray, sample_rate: int, bitrate: str, target_lufs: float, true_peak_dbtp: float
-) -> tuple[bytes, Loudness]:
-    """Normalizes and encodes the track, then proves the MP3 meets the targets.
+    pcm: bytearray,
+    path: Path,
+    sample_rate: int,
+    bitrate: str,
+    target_lufs: float,
+    true_peak_dbtp: float,
+) -> Loudness:
+    """Normalizes, limits and encodes the track to `path`; returns the MP3's measurement.
 
-    The limiter sees the PCM's sample peaks, not the decoded MP3's true peaks, so it aims
-    _LIMITER_MARGIN_DB lower. A track that still overshoots is mastered once more with the
-    margin widened by the overshoot: rare, and cheaper than failing a paid-for episode.
+    The gain and limiter are solved on the PCM (mastering.py), then the MP3 is measured as
+    it is encoded. MP3 coding moves loudness and true peak, and not predictably: on a
+    heavily limited, buzzy eSpeak track it adds 0.5 to 1.5 dB of peak, varying from one
+    encode to the next. So a miss is corrected from the measurement and the track encoded
+    again: the ceiling drops by what the codec added (plus a safety step that grows with
+    each attempt), the loudness aim moves by what the codec took away; when the limiter
+    cannot reach the aim under the lower ceiling, the aim settles inside the tolerance, and
+    failing that the whole track is trimmed down within it. Only a track that cannot meet
+    both targets at once (or a silent one) raises.
     """
-    margin = _LIMITER_MARGIN_DB
-    for _ in range(2):
-        limit_dbfs = true_peak_dbtp - margin
-        gain = _find_gain(pcm, sample_rate, target_lufs - _MP3_GAIN_DB, limit_dbfs)
-        mp3 = _encode(pcm, sample_rate, bitrate, _mastering_chain(gain, limit_dbfs))
-        loudness = measure_loudness(mp3)
-        overshoot = loudness.true_peak_dbtp - true_peak_dbtp
-        if overshoot <= 0:
-            break
-        margin += overshoot + 0.3
-    _check_loudness(loudness, target_lufs, true_peak_dbtp)
-    return mp3, loudness
-
-
-def _encode(pcm: bytearray, sample_rate: int, bitrate: str, filters: str) -> bytes:
-    # ffmpeg writes the Xing/LAME header (exact length, encoder delay for gapless playback)
-    # only to a seekable output, so the MP3 goes through a temporary file, not a pipe.
-    with tempfile.TemporaryDirectory(prefix="epochpod-") as folder:
-        path = Path(folder) / "track.mp3"
-        run_ffmpeg(
-            [
-                *_pcm_input(sample_rate),
-                *("-af", filters, "-c:a", "libmp3lame", "-b:a", bitrate),
-                # No ID3 from ffmpeg: mutagen writes the only tag.
-                *("-id3v2_version", "0", "-map_metadata", "-1", str(path)),
-            ],
-            pcm,
+    samples = np.frombuffer(pcm, dtype="<i2")
+    limiter = Limiter(samples, analyse(samples, sample_rate))
+    aim_lufs = target_lufs - _MP3_GAIN_DB
+    ceiling = true_peak_dbtp - _MP3_PEAK_MARGIN_DB
+    gain, close_enough = _solve(limiter, aim_lufs, ceiling)
+    for attempt in range(1, _MASTERING_ATTEMPTS + 1):
+        loudness = encode_mp3(
+            limiter.chunks(gain, ceiling), path, sample_rate=sample_rate, bitrate=bitrate
         )
-        return path.read_bytes()
-
-
-def _find_gain(pcm: bytearray, sample_rate: int, target_lufs: float, limit_dbfs: float) -> float:
-    """The gain that, followed by the peak limiter, lands the track on `target_lufs`.
-
-    Whatever gain the limiter has to act on, it partly takes back: eSpeak's glottal pulses
-    make its speech so peaky that ~40% of the gain above the limit is lost. So the gain is
-    found by measuring through the real limiter: a first guess from the raw loudness, then
-    secant steps. Integrated loudness only: the true-peak scan is ~3x slower.
-    """
-    raw = measure_loudness(pcm, pcm_sample_rate=sample_rate, true_peak=False)
-    if raw.integrated_lufs == float("-inf"):
-        raise ValueError("the track is silent: there is nothing to normalize")
-    gain = target_lufs - raw.integrated_lufs
-    if raw.true_peak_dbtp + gain <= limit_dbfs:
-        return gain  # the limiter will not act, so the loudness is exactly raw + gain
-    previous: tuple[float, float] | None = None
-    for _ in range(_GAIN_MEASUREMENTS):
-        chain = _mastering_chain(gain, limit_dbfs)
-        level = measure_loudness(
-            pcm, pcm_sample_rate=sample_rate, true_peak=False, filters=chain
-        ).integrated_lufs
-        miss = target_lufs - level
-        if abs(miss) <= _GAIN_PRECISION_LU:
+        miss = target_lufs - loudness.integrated_lufs
+        if abs(miss) <= close_enough and loudness.true_peak_dbtp <= true_peak_dbtp:
             break
-        # d(loudness)/d(gain): 1 while the limiter idles, lower the harder it works.
-        slope = _LIMITED_SLOPE if previous is None else (level - previous[1]) / (gain - previous[0])
-        previous = (gain, level)
-        gain += miss / min(max(slope, 0.25), 1.0)
-    return gain
+        if attempt == _MASTERING_ATTEMPTS:
+            _check_loudness(loudness, target_lufs, true_peak_dbtp)
+            break  # within tolerance, just not as close as aimed
+        codec_peak_db = max(0.0, loudness.true_peak_dbtp - ceiling)
+        codec_loudness_db = loudness.integrated_lufs - limiter.loudness(gain, ceiling)
+        lower = min(ceiling, true_peak_dbtp - codec_peak_db - _PEAK_STEP_DB * attempt)
+        aim_lufs = target_lufs - codec_loudness_db
+        try:
+            gain, close_enough = _solve(limiter, aim_lufs, lower)
+            ceiling = lower
+        except LoudnessError:
+            # The limiter cannot hold the loudness under a lower ceiling: turn the whole
+            # mastered track down instead (same limiting, scaled) as far as the loudness
+            # tolerance allows. Coding noise is not quite proportional, so even a partial
+            # trim often lands under the ceiling; the next measurement decides.
+            trim = min(ceiling - lower, _LOUDNESS_TOLERANCE_LU - _TRIM_SPARE_LU - miss)
+            if trim <= 0:
+                raise LoudnessError(
+                    f"cannot meet {target_lufs} ±{_LOUDNESS_TOLERANCE_LU} LUFS and "
+                    f"{true_peak_dbtp} dBTP at once: the MP3 measures "
+                    f"{loudness.integrated_lufs} LUFS, {loudness.true_peak_dbtp} dBTP and "
+                    f"the limiter has no room left"
+                ) from None
+            gain, ceiling = gain - trim, ceiling - trim
+            close_enough = _LOUDNESS_TOLERANCE_LU
+    return loudness
 
 
-def _mastering_chain(gain_db: float, limit_dbfs: float) -> str:
-    # level=false: alimiter would otherwise re-amplify to full scale after limiting;
-    # latency=true: compensate its look-ahead so cue and chapter times stay exact.
-    return (
-        f"volume={gain_db:.2f}dB,"
-        f"alimiter=limit={10 ** (limit_dbfs / 20):.4f}:level=false:latency=true"
-    )
-
-
-def _pcm_input(sample_rate: int) -> list[str]:
-    return ["-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"]
+def _solve(limiter: Limiter, aim_lufs: float, ceiling: float) -> tuple[float, float]:
+    """(gain, how close the MP3 must land): on the aim if the limiter can get there without
+    crushing the speech, else as close as the published tolerance allows."""
+    try:
+        return limiter.solve(aim_lufs, ceiling), _AIM_LU
+    except MasteringError:
+        pass
+    try:
+        return limiter.solve(aim_lufs - _FALLBACK_LU, ceiling), _LOUDNESS_TOLERANCE_LU
+    except MasteringError as error:
+        raise LoudnessError(str(error)) from error
 
 
 def _check_loudness(loudness: Loudness, target_lufs: float, true_peak_dbtp: float) -> None:
@@ -317,6 +361,7 @@ def _chapter_spans(
     if not chapters:
         return []
     starts = [cues[mark.first_clip].start for mark in chapters]
+    starts[0] = 0.0  # the first chapter includes any intro bed
     ends = [*starts[1:], duration]
     return [
         Chapter(mark.title, start, end)
@@ -324,7 +369,7 @@ def _chapter_spans(
     ]
 
 
-def _with_id3(mp3: bytes, tags: TrackTags, chapters: Sequence[Chapter], duration: float) -> bytes:
+def _write_id3(path: Path, tags: TrackTags, chapters: Sequence[Chapter], duration: float) -> None:
     id3 = _id3.ID3()
     id3.add(_id3.TIT2(encoding=_UTF8, text=[tags.title]))
     id3.add(_id3.TPE1(encoding=_UTF8, text=[tags.artist]))
@@ -334,9 +379,7 @@ def _with_id3(mp3: bytes, tags: TrackTags, chapters: Sequence[Chapter], duration
     id3.add(_id3.TLEN(encoding=_UTF8, text=[str(round(duration * 1000))]))
     if chapters:
         _add_chapters(id3, chapters)
-    out = io.BytesIO(mp3)
-    id3.save(out)
-    return out.getvalue()
+    id3.save(path)
 
 
 def _add_chapters(id3: Any, chapters: Sequence[Chapter]) -> None:

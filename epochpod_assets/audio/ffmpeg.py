@@ -1,4 +1,4 @@
-"""The ffmpeg binary from the imageio-ffmpeg wheel, and the two things we ask of it.
+"""The ffmpeg binary from the imageio-ffmpeg wheel, and the things we ask of it.
 
 No system ffmpeg is needed: imageio-ffmpeg ships a static build with libmp3lame, ebur128
 and alimiter. pydub, if anyone uses it, is pointed at the same binary.
@@ -6,12 +6,16 @@ and alimiter. pydub, if anyone uses it, is pointed at the same binary.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import subprocess
+import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
 import imageio_ffmpeg
 
@@ -73,6 +77,92 @@ def measure_loudness(
     # ebur128 prints its summary at info level on stderr, so this call needs the log.
     log = _run([*source, "-af", chain, "-f", "null", "-"], audio, loglevel="info").stderr
     return _parse_ebur128_summary(log.decode("utf-8", "replace"))
+
+
+def encode_mp3(
+    chunks: Iterable[PcmBuffer], path: Path, *, sample_rate: int, bitrate: str
+) -> Loudness:
+    """Encodes mono s16le PCM, fed chunk by chunk, to an MP3 file at `path`, and measures the
+    MP3 itself (loudness and true peak, as a player will decode it) while it is encoded.
+
+    The encoder's tee muxer writes the file (seekable, so it gets its Xing/LAME header with
+    the exact length and encoder delay) and streams the same frames to a second ffmpeg that
+    decodes and measures them on another core: proof of the finished file at no extra pass.
+    """
+    exe = ffmpeg_exe()
+    quiet = [exe, "-hide_banner", "-nostats", "-loglevel", "error"]
+    # `[` `]` `|` `:` are tee's syntax; our paths are temporary folders we name, but escape
+    # the two characters a path could plausibly contain anyway.
+    target = str(path).replace("\\", "\\\\").replace("|", "\\|")
+    encoder_args = [
+        *quiet,
+        *_pcm_input_args(sample_rate),
+        *("-c:a", "libmp3lame", "-b:a", bitrate, "-map", "0:a", "-map_metadata", "-1"),
+        # No ID3 from ffmpeg: mutagen writes the only tag.
+        *("-f", "tee", f"[f=mp3:id3v2_version=0]{target}|[f=mp3:id3v2_version=0]pipe:1"),
+    ]
+    meter_args = [
+        exe, "-hide_banner", "-nostats", "-loglevel", "info",
+        *("-f", "mp3", "-i", "pipe:0", "-af", "ebur128=peak=true:framelog=quiet"),
+        *("-f", "null", "-"),
+    ]  # fmt: skip
+    # Logs go to files, not pipes: nobody reads them until the end, and a full pipe would
+    # stall ffmpeg.
+    with (
+        tempfile.TemporaryFile() as encoder_log,
+        tempfile.TemporaryFile() as meter_log,
+    ):
+        encoder = subprocess.Popen(
+            encoder_args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=encoder_log
+        )
+        assert encoder.stdin is not None and encoder.stdout is not None
+        meter = subprocess.Popen(
+            meter_args, stdin=encoder.stdout, stdout=subprocess.DEVNULL, stderr=meter_log
+        )
+        encoder.stdout.close()  # the meter holds it now; the encoder sees EPIPE if it dies
+        try:
+            # A broken pipe means the encoder died; its exit code and log say why.
+            with contextlib.suppress(BrokenPipeError):
+                for chunk in chunks:
+                    encoder.stdin.write(chunk)
+            with contextlib.suppress(BrokenPipeError):
+                encoder.stdin.close()
+            encoded, measured = encoder.wait(), meter.wait()
+        except BaseException:
+            for process in (encoder, meter):
+                process.kill()
+                process.wait()
+            raise
+        if encoded != 0:
+            raise FfmpegError(f"MP3 encoder failed (exit {encoded}): {_tail(encoder_log)}")
+        if measured != 0:
+            raise FfmpegError(f"MP3 meter failed (exit {measured}): {_tail(meter_log)}")
+        meter_log.seek(0)
+        return _parse_ebur128_summary(meter_log.read().decode("utf-8", "replace"))
+
+
+def find_silences(
+    audio: PcmBuffer, *, min_seconds: float, noise_db: float = -50.0
+) -> list[tuple[float, float]]:
+    """(start, seconds) of every stretch of `audio` (any file ffmpeg can probe) quieter than
+    `noise_db` for at least `min_seconds`, by ffmpeg's silencedetect."""
+    log = _run(
+        [
+            *("-i", "pipe:0", "-af", f"silencedetect=noise={noise_db}dB:d={min_seconds}"),
+            *("-f", "null", "-"),
+        ],
+        audio,
+        loglevel="info",
+    ).stderr.decode("utf-8", "replace")
+    # ffmpeg closes a silence still running at the end of the input with its own end line.
+    starts = [float(v) for v in re.findall(r"silence_start: (-?[\d.]+)", log)]
+    lengths = [float(v) for v in re.findall(r"silence_duration: ([\d.]+)", log)]
+    return list(zip(starts, lengths, strict=False))
+
+
+def _tail(log: IO[bytes]) -> str:
+    log.seek(0)
+    return " | ".join(log.read().decode("utf-8", "replace").strip().splitlines()[-8:])
 
 
 def _pcm_input_args(sample_rate: int) -> list[str]:
