@@ -2,19 +2,34 @@
 
 import dagster as dg
 
+from epochpod_assets.assets.costs import generation_costs
 from epochpod_assets.assets.episodes import (
     episode_audio,
     episode_outline,
     episode_script,
     published_episode,
 )
-from epochpod_assets.jobs import generate_episode
-from epochpod_assets.resources import resources_from_env
-from epochpod_assets.sensors import episode_requests, episode_run_failures
+from epochpod_assets.assets.feed import podcast_feed, publication_reports
+from epochpod_assets.checks import episode_checks
+from epochpod_assets.jobs import generate_episode, request_episode
+from epochpod_assets.notifications import FailureWebhookResource
+from epochpod_assets.resources import env, resources_from_env
+from epochpod_assets.sensors import episode_requests, episode_run_failures, episode_run_sweeper
 
 defs = dg.Definitions(
-    assets=[episode_outline, episode_script, episode_audio, published_episode],
-    jobs=[generate_episode],
-    sensors=[episode_requests, episode_run_failures],
-    resources=resources_from_env(),
+    assets=[
+        episode_outline,
+        episode_script,
+        episode_audio,
+        published_episode,
+        podcast_feed,
+        generation_costs,
+    ],
+    asset_checks=episode_checks,
+    jobs=[generate_episode, request_episode],
+    sensors=[episode_requests, episode_run_failures, episode_run_sweeper, publication_reports],
+    resources={
+        **resources_from_env(),
+        "failure_webhook": FailureWebhookResource(url=env("EPOCHPOD_FAILURE_WEBHOOK_URL")),
+    },
 )

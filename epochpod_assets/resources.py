@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 from epochpod_assets import settings
@@ -20,7 +21,14 @@ from epochpod_assets.catalog import Catalog
 from epochpod_assets.providers.base import Voice, Writer
 from epochpod_assets.providers.offline import OfflineWriter
 from epochpod_assets.providers.pricing import Prices, load_prices
-from epochpod_assets.storage import LocalMediaStore, MediaStore
+from epochpod_assets.ratelimit import limiter_for
+from epochpod_assets.storage import (
+    MAX_PRESIGN_SECONDS,
+    LocalMediaStore,
+    MediaStore,
+    S3MediaStore,
+    parse_s3_url,
+)
 
 
 @cache
@@ -41,13 +49,40 @@ class CatalogResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 
 class MediaResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Where media go. A local folder by default."""
+    """Where media go: a local folder by default, an S3 bucket when `storage_url` is
+    `s3://bucket/prefix` (AWS, or MinIO, R2 and other S3-compatible stores via the `s3`
+    resource's `endpoint_url`).
+
+    `public_base_url` is the public address of the storage root (the folder, or bucket plus
+    prefix). Without one, S3 URLs are presigned for `presign_seconds` (0: plain s3:// URIs).
+    S3 credentials are never configured here: boto3 reads them from the standard AWS
+    environment variables, profile or instance role, so they never reach Dagster's config.
+    """
 
     media_dir: str | None = None
     public_base_url: str | None = None
+    storage_url: str | None = None
+    presign_seconds: int = MAX_PRESIGN_SECONDS
+    s3: S3Resource | None = None
 
     def get(self) -> MediaStore:
-        root = Path(self.media_dir) if self.media_dir else settings.media_root()
+        url = self.storage_url or ""
+        if url.startswith("s3://"):
+            bucket, prefix = parse_s3_url(url)
+            client = (self.s3 or S3Resource()).get_client()
+            return S3MediaStore(client, bucket, prefix, self.public_base_url, self.presign_seconds)
+        if "://" in url and not url.startswith("file://"):
+            # Name the scheme only: the rest of a URL can carry a password.
+            raise ValueError(
+                "storage_url must be s3://bucket/prefix, file:///folder or a folder path, "
+                f"got {url.split('://')[0]}://..."
+            )
+        if url:
+            root = Path(url.removeprefix("file://"))
+        elif self.media_dir:
+            root = Path(self.media_dir)
+        else:
+            root = settings.media_root()
         return LocalMediaStore(root, self.public_base_url)
 
 
@@ -78,6 +113,8 @@ class _OpenAIProviderResource(dg.ConfigurableResource):  # type: ignore[type-arg
     max_retries: int = DEFAULT_MAX_RETRIES
     # A price table override merged over the built-in one: JSON, or the path of a JSON file.
     prices: str | None = None
+    # Provider rate limits per model (JSON or a file's path, see ratelimit.py); unset: none.
+    rate_limits: str | None = None
     # Providers this resource handed out during the step, closed at teardown.
     _providers: list[BudgetedWriter | BudgetedVoice] = PrivateAttr(default_factory=list)
 
@@ -127,6 +164,9 @@ class WriterResource(_OpenAIProviderResource):
                 max_retries=self.max_retries,
                 max_reasks=self.max_reasks,
                 prices=prices,
+                limiter=limiter_for(
+                    "openai", self.model, base_url=self.base_url, limits=self.rate_limits
+                ),
             )
         else:
             inner = OfflineWriter()
@@ -156,6 +196,9 @@ class VoiceResource(_OpenAIProviderResource):
                 timeout=self.timeout,
                 max_retries=self.max_retries,
                 prices=prices,
+                limiter=limiter_for(
+                    "openai", self.model, base_url=self.base_url, limits=self.rate_limits
+                ),
             )
         else:
             from epochpod_assets.audio.espeak import EspeakVoice
@@ -196,11 +239,19 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:  # type: ignore[
         "timeout": _number("EPOCHPOD_OPENAI_TIMEOUT", float, DEFAULT_TIMEOUT),
         "max_retries": _number("EPOCHPOD_OPENAI_MAX_RETRIES", int, DEFAULT_MAX_RETRIES),
         "prices": env("EPOCHPOD_PRICES"),
+        "rate_limits": env("EPOCHPOD_RATE_LIMITS"),
     }
     return {
         "catalog": CatalogResource(database_url=env("EPOCHPOD_DATABASE_URL")),
         "media": MediaResource(
-            media_dir=env("EPOCHPOD_MEDIA_DIR"), public_base_url=env("EPOCHPOD_PUBLIC_BASE_URL")
+            media_dir=env("EPOCHPOD_MEDIA_DIR"),
+            public_base_url=env("EPOCHPOD_PUBLIC_BASE_URL"),
+            storage_url=env("EPOCHPOD_STORAGE_URL"),
+            presign_seconds=_number("EPOCHPOD_S3_PRESIGN_SECONDS", int, MAX_PRESIGN_SECONDS),
+            s3=S3Resource(
+                endpoint_url=env("EPOCHPOD_S3_ENDPOINT_URL") or env("AWS_ENDPOINT_URL"),
+                region_name=env("EPOCHPOD_S3_REGION") or env("AWS_REGION"),
+            ),
         ),
         "writer": WriterResource(
             provider=_choice("EPOCHPOD_WRITER"),

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from epochpod_assets import resources
 from epochpod_assets.catalog import Catalog
 
+# Settings of the test run itself, not of the product under test.
+KEEP_ENV = ("EPOCHPOD_TEST_", "EPOCHPOD_RELIABILITY_", "EPOCHPOD_REQUIRE_POSTGRES")
 POSTGRES_URL = os.environ.get(
     "EPOCHPOD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

@@ -17,7 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_graph_shape() -> None:
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"episode_outline", "episode_script", "episode_audio", "published_episode"}
+    assert keys == {
+        "episode_outline",
+        "episode_script",
+        "episode_audio",
+        "published_episode",
+        "podcast_feed",
+        "generation_costs",
+    }
     assert graph.get(dg.AssetKey("published_episode")).parent_keys == {dg.AssetKey("episode_audio")}
     assert defs.resolve_sensor_def("episode_requests").job_name == "generate_episode"
 

@@ -19,12 +19,22 @@ from epochpod_assets.formats.base import (
     section_words,
     transcript,
 )
+from epochpod_assets.formats.continuity import continuity_check_result, continuity_check_spec
+from epochpod_assets.formats.fitting import write_to_length
 from epochpod_assets.partitions import episodes_partitions
-from epochpod_assets.rendering import render_tracks
+from epochpod_assets.rendering import PAUSE_BETWEEN_SECTIONS, PAUSE_BETWEEN_TURNS, render_tracks
 from epochpod_assets.resources import CatalogResource, MediaResource, VoiceResource, WriterResource
 from epochpod_assets.segments import SegmentCache
 from epochpod_assets.status import Stage
-from epochpod_assets.storage import M, MediaStore, episode_key, get_model, put_json, put_model
+from epochpod_assets.storage import (
+    M,
+    MediaStore,
+    display_url,
+    episode_key,
+    get_model,
+    put_json,
+    put_model,
+)
 
 GROUP = "episodes"
 # Transient provider trouble that outlived the client's own retries gets one more go, as in
@@ -73,22 +83,39 @@ def episode_outline(
     retry_policy=RETRY,
     kinds={"python"},
     pool="llm",
+    check_specs=[continuity_check_spec()],
 )
 def episode_script(
     context: dg.AssetExecutionContext,
     catalog: CatalogResource,
     writer: WriterResource,
+    voice: VoiceResource,
     media: MediaResource,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    """The words of the episode, turn by turn and speaker by speaker, checked against the cast
-    and the word budget before any audio is paid for."""
+    """The words of the episode, turn by turn and speaker by speaker, checked against the cast,
+    the word budget and continuity before any audio is paid for. The budget is planned from
+    the target duration at the cast's measured speaking rate; long episodes are written
+    section by section, in parallel."""
     db, store, author = catalog.get(), media.get(), writer.get()
     with episode_stage(context, db, Stage.GENERATING_SCRIPT, "script") as stage:
         check_budget(stage, db, Stage.GENERATING_SCRIPT, writer=author)
         episode = stage.episode
         fmt = episode.format
         outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
-        script = author.write(fmt.script_task(episode.request, outline), stage.usage)
+        # Planned at the voices' remembered rates, measured on a sample of the script's own
+        # lines (segments the audio stage reuses), rewritten once if it would miss its length.
+        written = write_to_length(
+            author,
+            voice.get(),
+            fmt,
+            episode.request,
+            outline,
+            store,
+            stage.usage,
+            seconds_between_turns=PAUSE_BETWEEN_TURNS,
+            seconds_between_sections=PAUSE_BETWEEN_SECTIONS,
+        )
+        script = written.script
         put_model(store, episode_key(episode.id, "script.json"), script)
         tracks = fmt.tracks(episode.request, outline, script)
     words = sum(section_words(t.sections) for t in tracks)
@@ -98,15 +125,18 @@ def episode_script(
             "format": episode.type,
             "writer": f"{author.provider} / {author.model}",
             "word_count": words,
-            "word_budget": fmt.word_budget(episode.request),
+            "word_budget": written.budget,
+            "words_per_minute": ", ".join(f"{v} {r:.0f}" for v, r in sorted(written.rates.items())),
+            "predicted_minutes": round(written.predicted_seconds / 60, 2),
+            "rewritten_to_length": written.rewritten,
             "speakers": ", ".join(speakers),
             "turns": sum(len(s.lines) for t in tracks for s in t.sections),
             "tracks": len(tracks),
-            "estimated_minutes": round(words / WORDS_PER_MINUTE, 1),
             "preview": dg.MetadataValue.md(fmt.script_preview(episode.request, outline, script)),
             "wall_seconds": round(stage.seconds, 2),
             **usage_metadata(stage.usage),
-        }
+        },
+        check_results=[continuity_check_result(tracks, fmt.cast(episode.request))],
     )
 
 
@@ -170,7 +200,9 @@ def episode_audio(
             "cache_hits": cache.hits,
             "cache_misses": cache.misses,
             "integrated_lufs": round(min(loudness), 2),
-            "audio_url": dg.MetadataValue.url(outcomes[0].info.url),
+            "audio_url": dg.MetadataValue.url(
+                display_url(store, episode_key(episode.id, f"audio/{outcomes[0].info.key}.mp3"))
+            ),
             "wall_seconds": round(stage.seconds, 2),
             **usage_metadata(stage.usage),
         }
@@ -221,7 +253,9 @@ def published_episode(
         metadata={
             "format": episode.type,
             "title": publication.title,
-            "audio_url": dg.MetadataValue.url(entry.url),
+            "audio_url": dg.MetadataValue.url(
+                display_url(store, episode_key(episode.id, f"audio/{entry.key}.mp3"))
+            ),
             "duration_seconds": round(fmt.listening_seconds(episode.request, tracks)),
             "tracks": len(tracks),
             "word_count": count_words(text),
