@@ -181,7 +181,12 @@ class VoiceResource(_OpenAIProviderResource):
     """
 
     model: str = DEFAULT_TTS_MODEL
-    concurrency: int = 4
+    # Segments in flight at once within one episode. 8 keeps a 150 ms-latency provider's
+    # 40-turn episode near its critical path (benchmarks/synthesis.py).
+    concurrency: int = 8
+    mp3_bitrate: str = "128k"
+    # A generated intro/outro sting around every track (audio/beds.py).
+    audio_beds: bool = False
 
     def get(self) -> BudgetedVoice:
         prices = self._prices()
@@ -262,7 +267,9 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:  # type: ignore[
         "voice": VoiceResource(
             provider=_choice("EPOCHPOD_VOICE"),
             model=os.environ.get("EPOCHPOD_TTS_MODEL") or DEFAULT_TTS_MODEL,
-            concurrency=_number("EPOCHPOD_TTS_CONCURRENCY", int, 4),
+            concurrency=_number("EPOCHPOD_TTS_CONCURRENCY", int, 8),
+            mp3_bitrate=os.environ.get("EPOCHPOD_MP3_BITRATE") or "128k",
+            audio_beds=os.environ.get("EPOCHPOD_AUDIO_BEDS", "").lower() in ("1", "true", "yes"),
             **openai_settings,
         ),
     }

@@ -74,7 +74,9 @@ def test_a_good_debate_passes_every_check_and_publishes(instance: dg.DagsterInst
     result = _run(instance, episode_id)
 
     assert result.success
-    assert _verdicts(result) == {spec.name: True for spec in _all_checks()}
+    verdicts = _verdicts(result)
+    # Every check passed, ours among them (assets may carry checks of their own too).
+    assert all(verdicts.values()) and {spec.name for spec in _all_checks()} <= set(verdicts)
     row = open_catalog().get(episode_id)
     assert row is not None and row["generation_status"] == "COMPLETED"
 

@@ -181,6 +181,8 @@ def episode_audio(
             store=store,
             concurrency=voice.concurrency,
             on_progress=on_progress,
+            bitrate=voice.mp3_bitrate,
+            beds=voice.audio_beds,
         )
         db.set_stage(episode.id, Stage.UPLOADING)
         manifest = [_track_manifest(o.info, o.rendered) for o in outcomes]

@@ -136,7 +136,7 @@ def render_track(
     """
     if not clips:
         raise ValueError("a track needs at least one clip")
-    _check_bitrate(bitrate, sample_rate)
+    check_bitrate(bitrate, sample_rate)
     _check_chapter_marks(chapters, len(clips))
     pcm, cues = _join(clips, sample_rate, intro, outro)
     duration = len(pcm) / 2 / sample_rate
@@ -181,7 +181,9 @@ def _check_chapter_marks(chapters: Sequence[ChapterMark], clip_count: int) -> No
         previous = mark.first_clip
 
 
-def _check_bitrate(bitrate: str, sample_rate: int) -> None:
+def check_bitrate(bitrate: str, sample_rate: int = 24000) -> None:
+    """Raises ValueError unless `bitrate` ("128k") is an MP3 bitrate at `sample_rate`; for
+    checking configuration early, before any audio is paid for."""
     kbps = bitrate.lower().removesuffix("k")
     # MP3 allows a fixed set of bitrates, and which depends on the sample rate (MPEG-1 at
     # 32 kHz and above, MPEG-2 below): ffmpeg would otherwise pick another one silently.
