@@ -75,7 +75,7 @@ def test_launchpad_orders_an_episode_from_json(instance: dg.DagsterInstance) -> 
     [
         ({"format": "interview", "fields": {"topic": "engines"}}, "guest_name"),
         ({"format": "opera", "fields": {}}, "format"),
-        ({"request_json": "{not json"}, "request_json: not valid JSON"),
+        ({"request_json": "{not json"}, "request: is not valid JSON"),
         ({}, "format: required"),
         ({"format": "interview", "request_json": "{}"}, "request_json: give either"),
     ],
