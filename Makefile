@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export EPOCHPOD_HOME ?= $(CURDIR)/.epochpod
 export DAGSTER_HOME ?= $(EPOCHPOD_HOME)/dagster
 
-.PHONY: install demo test ui lint format clean
+.PHONY: install demo test test-daemon ui lint format clean
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The scenarios that start a real dagster-daemon on PostgreSQL (they take minutes each).
+test-daemon: install
+	$(BIN)/python -m pytest -m daemon
 
 ui: install
 	mkdir -p $(DAGSTER_HOME)

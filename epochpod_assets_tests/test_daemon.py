@@ -63,6 +63,7 @@ REQUESTS = [
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.daemon
 @pytest.mark.timeout(1800)  # two phases of real runs; on a loaded CI box they take minutes
 def test_daemon_publishes_five_episodes_and_backfills_two(
     postgres_url: str,

@@ -300,6 +300,7 @@ def test_redact_scrubs_secret_environment_values(monkeypatch: pytest.MonkeyPatch
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.daemon
 def test_a_run_past_its_max_runtime_is_stopped_and_its_episode_failed(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

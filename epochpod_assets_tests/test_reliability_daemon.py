@@ -29,7 +29,12 @@ from epochpod_assets_tests.support.daemon import (
     write_test_instance,
 )
 
-pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [
+    pytest.mark.reliability,
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    pytest.mark.daemon,
+]
 
 BEFORE_CRASH = 5
 WHILE_DOWN = 2
