@@ -18,9 +18,6 @@ import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
 
 JOB = "generate_episode"
-# Steps in the run worker's own process, as the in-process executor runs them: one process to
-# kill, and no step-process start-up in the way of the test.
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 
 
 def reconstructable_job() -> ReconstructableJob:
@@ -50,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
                 instance,
                 reexecution_options=options,
                 tags=tags,
-                run_config=IN_PROCESS,
             )
         else:
             instance.add_dynamic_partitions("episodes", [args.episode_id])
@@ -58,7 +54,6 @@ def main(argv: list[str] | None = None) -> int:
                 reconstructable_job(),
                 instance,
                 tags={"dagster/partition": args.episode_id, "epochpod/episode_id": args.episode_id},
-                run_config=IN_PROCESS,
             )
         print(result.run_id, flush=True)
         return 0 if result.success else 1
