@@ -32,6 +32,7 @@ from epochpod_assets_tests.bad_requests import (
 
 pytestmark = pytest.mark.reliability
 
+
 def _case_param(case: BadRequest) -> Any:
     return pytest.param(case, id=case.name)
 
