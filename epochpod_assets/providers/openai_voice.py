@@ -16,10 +16,10 @@ import openai
 from epochpod_assets.providers.base import ProviderError, Speech, Usage
 from epochpod_assets.providers.openai_writer import (
     DEFAULT_MAX_RETRIES,
+    OpenAIProvider,
     call_openai,
-    make_client,
 )
-from epochpod_assets.providers.pricing import Prices, load_prices
+from epochpod_assets.providers.pricing import Prices
 from epochpod_assets.ratelimit import RateLimiter
 from epochpod_assets.voices import VOICES
 
@@ -37,10 +37,8 @@ _SENTENCE_END = re.compile(r"[.!?…]+[\"'\u201d\u2019)\]]*\s+|\n\s*")
 _WORD_END = re.compile(r"\s+")
 
 
-class OpenAIVoice:
+class OpenAIVoice(OpenAIProvider):
     """Speaks text with OpenAI's speech API and reports the characters it paid for."""
-
-    provider = "openai"
 
     def __init__(
         self,
@@ -52,15 +50,7 @@ class OpenAIVoice:
         prices: Prices | None = None,
         limiter: RateLimiter | None = None,
     ) -> None:
-        self.model = model
-        self.prices = prices or load_prices(None)
-        # Shared with every other run and process calling this model (see ratelimit.py).
-        self.limiter = limiter
-        self._client = make_client(api_key, base_url, timeout, max_retries, limiter)
-        self._api_key = api_key
-
-    def close(self) -> None:
-        self._client.close()
+        super().__init__(api_key, model, base_url, timeout, max_retries, prices, limiter)
 
     def synthesize(
         self, text: str, voice: str, usage: Usage, instructions: str | None = None

@@ -39,10 +39,34 @@ _MAX_REASON_CHARS = 1_500
 R = TypeVar("R")
 
 
-class OpenAIWriter:
-    """Writes each `WritingTask` as JSON that fits its pydantic schema, via chat completions."""
+class OpenAIProvider:
+    """What the OpenAI writer and voice share: one client, its prices and its rate limiter."""
 
     provider = "openai"
+
+    def __init__(
+        self,
+        api_key: str,
+        model: str,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        prices: Prices | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.model = model
+        self.prices = prices or load_prices(None)
+        # Shared with every other run and process calling this model (see ratelimit.py).
+        self.limiter = limiter
+        self._client = make_client(api_key, base_url, timeout, max_retries, limiter)
+        self._api_key = api_key
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class OpenAIWriter(OpenAIProvider):
+    """Writes each `WritingTask` as JSON that fits its pydantic schema, via chat completions."""
 
     def __init__(
         self,
@@ -55,16 +79,8 @@ class OpenAIWriter:
         prices: Prices | None = None,
         limiter: RateLimiter | None = None,
     ) -> None:
-        self.model = model
+        super().__init__(api_key, model, base_url, timeout, max_retries, prices, limiter)
         self.max_reasks = max_reasks
-        self.prices = prices or load_prices(None)
-        # Shared with every other run and process calling this model (see ratelimit.py).
-        self.limiter = limiter
-        self._client = make_client(api_key, base_url, timeout, max_retries, limiter)
-        self._api_key = api_key
-
-    def close(self) -> None:
-        self._client.close()
 
     def write(self, task: WritingTask[T], usage: Usage) -> T:
         messages: list[ChatCompletionMessageParam] = [
