@@ -24,6 +24,7 @@ from typing import Any
 import mutagen.id3
 import numpy as np
 import numpy.typing as npt
+import scipy.fft  # type: ignore[import-untyped]
 
 from epochpod_assets.audio.ffmpeg import Loudness, encode_mp3
 from epochpod_assets.audio.mastering import Limiter, MasteringError, analyse
@@ -256,8 +257,11 @@ def _resample(speech: Speech, sample_rate: int, length: int) -> npt.NDArray[np.i
     step = speech.sample_rate // math.gcd(speech.sample_rate, sample_rate)
     padded = _fast_fft_length(-(-len(source) // step)) * step
     padded_out = padded * sample_rate // speech.sample_rate
-    spectrum = np.fft.rfft(source.astype(np.float32), padded)
-    resampled = np.fft.irfft(spectrum, padded_out)[:length] * (padded_out / padded)
+    # scipy's FFT keeps float32 as float32 (numpy's computes in float64): twice as fast, and
+    # far more precise than the 16-bit samples it produces.
+    spectrum = scipy.fft.rfft(source.astype(np.float32), padded)
+    resampled: npt.NDArray[np.float32] = scipy.fft.irfft(spectrum, padded_out)[:length]
+    resampled *= np.float32(padded_out / padded)
     return np.clip(np.rint(resampled), -32768, 32767).astype(np.int16)
 
 
