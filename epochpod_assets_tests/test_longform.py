@@ -20,13 +20,14 @@ from epochpod_assets.assets.episodes import (
     episode_script,
     published_episode,
 )
-from epochpod_assets.formats import format_for, longform
-from epochpod_assets.formats.base import Line, Section, SectionBrief, section_words
+from epochpod_assets.formats import fitting, format_for, longform
+from epochpod_assets.formats.base import Line, Section, SectionBrief, SectionScript, section_words
 from epochpod_assets.formats.continuity import (
     check_continuity,
     continuity_check_result,
     continuity_problems,
 )
+from epochpod_assets.formats.fitting import write_to_length
 from epochpod_assets.formats.pacing import Pace, SpeakingRates, pace_for
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.providers.base import Speech, T, Usage, WritingTask
@@ -196,6 +197,65 @@ def test_a_voices_rate_is_measured_once_and_remembered(tmp_path: Path) -> None:
     assert rates.learn("test", "steady", "echo", 1_000, 500.0) < 180  # measurements fold in
 
 
+class SlowPartWriter:
+    """The offline writer; remembers the lines of part `slow_part` (1-based) as first written."""
+
+    provider = "offline-template"
+    model = "test"
+
+    def __init__(self, slow_part: int) -> None:
+        self.slow_part = slow_part
+        self.slow_texts: set[str] = set()
+        self.parts_written: list[int] = []
+        self._lock = threading.Lock()
+
+    def write(self, task: WritingTask[T], usage: Usage) -> T:
+        answer = OfflineWriter().write(task, usage)
+        if isinstance(answer, SectionScript):  # task names read "interview part 3 of 7"
+            index = int(task.name.split(" part ")[1].split()[0])
+            with self._lock:
+                self.parts_written.append(index)
+                if index == self.slow_part and not self.slow_texts:
+                    self.slow_texts = {line.text for line in answer.lines}
+        return answer
+
+
+class SlowLinesVoice(CountingVoice):
+    """Speaks at `wpm`, but the lines in `slow` at half that: one part comes out far too long."""
+
+    def __init__(self, wpm: float, slow: SlowPartWriter) -> None:
+        super().__init__(wpm)
+        self.slow = slow
+
+    def synthesize(
+        self, text: str, voice: str, usage: Usage, instructions: str | None = None
+    ) -> Speech:
+        speech = super().synthesize(text, voice, usage, instructions)
+        return Speech(speech.pcm * 2, 8_000) if text in self.slow.slow_texts else speech
+
+
+def test_a_part_that_comes_out_too_long_when_spoken_is_rewritten_alone(tmp_path: Path) -> None:
+    fmt = format_for("INTERVIEW")
+    request = parse_request({**INTERVIEW, "target_minutes": 12})
+    outline = fmt.outline_task(request).template()
+    writer = SlowPartWriter(slow_part=3)
+    voice = SlowLinesVoice(wpm=150, slow=writer)
+    written = write_to_length(
+        writer, voice, fmt, request, outline, LocalMediaStore(tmp_path), Usage(),
+        seconds_between_turns=0.35, seconds_between_sections=1.0,
+    )  # fmt: skip
+    count = max(writer.parts_written)
+    assert count >= 3
+    # Every part written once, then part 3 (spoken at half speed) once more; nothing else.
+    assert sorted(writer.parts_written) == sorted([*range(1, count + 1), 3])
+    assert written.corrected_parts == [3]
+    assert abs(written.predicted_seconds / (12 * 60) - 1) <= fitting.REWRITE_TOLERANCE
+    # Everything the audio stage needs is already spoken, the first version of part 3 too.
+    lines = [ln for t in fmt.tracks(request, outline, written.script) for s in t.sections
+             for ln in s.lines]  # fmt: skip
+    assert written.spoken_lines >= len({line.text for line in lines})
+
+
 def _brief_for_test() -> SectionBrief:
     return SectionBrief(index=1, count=3, role="body", chapter="x", words=200, covers="y")
 
@@ -248,8 +308,12 @@ def test_openai_episodes_land_within_ten_percent_of_their_target(
         monkeypatch.setenv("EPOCHPOD_RATE_LIMITS", '{"tts-1": {"rpm": 6000}}')
         with dg.instance_for_test() as instance:
             seconds = make(instance, request_)
+            audio = instance.fetch_materializations(dg.AssetKey("episode_audio"), limit=1)
+            metadata = audio.records[0].asset_materialization.metadata  # type: ignore[union-attr]
         parts = [
             r for r in server.requests if "Task: " in str(r.body) and ".section" in str(r.body)
         ]
     assert abs(seconds / (request_["target_minutes"] * 60) - 1) <= 0.10
     assert parts  # written section-parallel through the real client
+    # Spoken part by part at the script stage: the audio stage only assembles.
+    assert metadata["cache_misses"].value == 0 and metadata["cache_hits"].value > 0

@@ -102,8 +102,9 @@ def episode_script(
         episode = stage.episode
         fmt = episode.format
         outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
-        # Planned at the voices' remembered rates, measured on a sample of the script's own
-        # lines (segments the audio stage reuses), rewritten once if it would miss its length.
+        # Planned at the voices' remembered rates. A long episode is spoken part by part as
+        # it is written (the audio stage finds the segments cached) and the parts that miss
+        # their length are rewritten (formats/fitting.py).
         written = write_to_length(
             author,
             voice.get(),
@@ -114,6 +115,7 @@ def episode_script(
             stage.usage,
             seconds_between_turns=PAUSE_BETWEEN_TURNS,
             seconds_between_sections=PAUSE_BETWEEN_SECTIONS,
+            speech_parallel=voice.concurrency,
         )
         script = written.script
         put_model(store, episode_key(episode.id, "script.json"), script)
@@ -129,6 +131,8 @@ def episode_script(
             "words_per_minute": ", ".join(f"{v} {r:.0f}" for v, r in sorted(written.rates.items())),
             "predicted_minutes": round(written.predicted_seconds / 60, 2),
             "rewritten_to_length": written.rewritten,
+            "parts_corrected_to_length": ", ".join(map(str, written.corrected_parts)) or "none",
+            "lines_spoken_ahead": written.spoken_lines,
             "speakers": ", ".join(speakers),
             "turns": sum(len(s.lines) for t in tracks for s in t.sections),
             "tracks": len(tracks),

@@ -1,36 +1,47 @@
-"""Writing to length: plan by words, measure the voices on the script itself, correct once.
+"""Writing to length: plan by words, speak the script as it is written, correct what missed.
 
 A voice's pace depends on the text as much as on the voice: eSpeak reads short narrative
 sentences at ~133 words a minute and an interviewee's long answers at ~148, and a generic
-calibration passage says neither. So the script stage
-
-(Steps 1, 3 and 4 apply to long-form episodes, see `longform.LONGFORM_MINUTES`; a short one
-plans at the remembered rates and speaks nothing at the script stage.)
+calibration passage says neither. So for a long-form episode (see `longform.LONGFORM_MINUTES`)
+the script stage
 
 1. plans the word budget at each voice's *remembered* rate (`pacing.SpeakingRates`; a
    calibration passage only for a voice never heard before),
-2. writes the script (section-parallel when long, see `longform`),
-3. speaks a sample of the script's own lines, spread over the episode, through the segment
-   cache -- the audio stage reuses those segments, so nothing is paid twice -- and folds the
-   measurement into the remembered rate,
-4. predicts the listening time (speech at the measured rates plus the renderer's pauses; for
-   an adventure, the average path) and, if it misses the target by more than
-   `REWRITE_TOLERANCE`, rewrites once with the budget scaled by the miss.
+2. writes the parts of the script concurrently (`longform`) and speaks every part's lines
+   through the segment cache the moment that part is written: speech, the slow and
+   rate-limited half of an episode, starts seconds into the script stage instead of after it,
+   and the audio stage finds every segment cached,
+3. measures the listening time exactly (the spoken segments plus the renderer's pauses; for an
+   adventure, the average path) and, if it misses the target by more than
+   `REWRITE_TOLERANCE`, rewrites and re-speaks only the parts that came out too long or too
+   short -- the fewest that bring the episode back on length -- not the whole episode,
+4. remembers each voice's rate on everything it spoke, so the next episode plans closer.
 
-The rewrite is rare after the first episode with a voice and style, because the remembered
-rate already holds what step 3 learned.
+A short episode plans at the remembered rates and speaks nothing at the script stage. A long
+format written in one call (a debate) cannot be corrected part by part: it speaks a sample of
+its lines, predicts, and is rewritten once if the prediction misses.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
-from epochpod_assets.formats.base import EpisodeFormat, RenderedTrackInfo, TrackPlan, count_words
-from epochpod_assets.formats.longform import is_longform, run_parallel, write_script
+from epochpod_assets.formats import longform
+from epochpod_assets.formats.base import (
+    EpisodeFormat,
+    Line,
+    RenderedTrackInfo,
+    SectionBrief,
+    SectionScript,
+    TrackPlan,
+    count_words,
+)
+from epochpod_assets.formats.longform import is_longform, join_parts, run_parallel, write_script
 from epochpod_assets.formats.pacing import Pace, SpeakingRates, pace_for, plan_words
 from epochpod_assets.providers.base import ProviderError, Usage, Voice, Writer
 from epochpod_assets.segments import SegmentCache
@@ -55,7 +66,9 @@ class Written:
     pace: Pace
     rates: dict[str, float]  # voice -> measured words per minute
     predicted_seconds: float
-    rewritten: bool
+    rewritten: bool  # the whole script was written again (one-call formats only)
+    corrected_parts: list[int] = field(default_factory=list)  # parts rewritten (1-based)
+    spoken_lines: int = 0  # lines already in the segment cache for the audio stage
 
 
 def write_to_length(
@@ -70,10 +83,12 @@ def write_to_length(
     seconds_between_turns: float,
     seconds_between_sections: float,
     parallel: int | None = None,
+    speech_parallel: int = SAMPLE_PARALLEL,
 ) -> Written:
     """The script for `request`, written to last its target minutes when spoken by `speaker`.
 
-    `parallel` bounds the calls made at once (default: each stage's own constant)."""
+    `parallel` bounds the writing calls made at once (default: each stage's own constant),
+    `speech_parallel` the speech calls."""
     cast = fmt.cast(request)
     if not is_longform(request):
         # Short episodes plan at the remembered rates (or the default) and speak nothing
@@ -112,6 +127,12 @@ def write_to_length(
         log.warning("could not measure the voices (%s); planning at the default rate", exc)
         pace = pauses
     budget = plan_words(fmt, request, pace)
+    briefs = fmt.section_briefs(request, outline, budget)
+    if briefs:
+        session = _SpeakingWriter(
+            writer, speaker, fmt, request, outline, store, usage, pace, speech_parallel
+        )
+        return session.write(briefs, budget, parallel)
     script = write_script(writer, fmt, request, outline, budget, usage, parallel=parallel)
     try:
         rates = measure_script(
@@ -134,6 +155,172 @@ def write_to_length(
         predicted = predict_seconds(fmt, request, outline, script, rates, pace)
         rewritten = True
     return Written(script, budget, pace, rates, predicted, rewritten)
+
+
+class _SpeakingWriter:
+    """Writes a long-form script part by part, speaking each part as soon as it is written,
+    then corrects the parts that came out too long or too short (module docstring)."""
+
+    def __init__(
+        self,
+        writer: Writer,
+        speaker: Voice,
+        fmt: EpisodeFormat[Any, Any, Any],
+        request: Any,
+        outline: Any,
+        store: MediaStore,
+        usage: Usage,
+        pace: Pace,
+        speech_parallel: int,
+    ) -> None:
+        self.writer, self.speaker, self.fmt = writer, speaker, fmt
+        self.request, self.outline, self.store, self.usage = request, outline, store, usage
+        self.pace = pace
+        self.cast = fmt.cast(request)
+        self.cache = SegmentCache(speaker, store, usage)
+        self.speech_parallel = max(1, speech_parallel)
+        # Seconds of every line spoken so far, by (voice, text): what the segment cache keys
+        # on, so the joined script's lines find their durations whatever the join adds.
+        self.seconds: dict[tuple[str, str], float] = {}
+
+    def write(self, briefs: list[SectionBrief], budget: int, parallel: int | None) -> Written:
+        width = longform.MAX_PARALLEL_PARTS if parallel is None else parallel
+        target = float(getattr(self.request, "target_minutes", 5)) * 60.0
+        briefs = list(briefs)  # corrected parts replace theirs in place
+        with ThreadPoolExecutor(self.speech_parallel, thread_name_prefix="tts") as speech:
+            parts = run_parallel(lambda b: self._write_part(b, speech), briefs, width)
+            script = join_parts(self.fmt, self.request, self.outline, briefs, parts, budget)
+            self._speak(_lines(self.fmt, self.request, self.outline, script), speech)
+            listening = self._listening(script)
+            corrected: list[int] = []
+            if abs(listening / target - 1.0) > REWRITE_TOLERANCE:
+                corrected = self._parts_to_correct(briefs, parts, script, target)
+                log.info(
+                    "spoken script lasts %.0f s for a %.0f s target; rewriting parts %s",
+                    listening, target, [i + 1 for i in corrected],
+                )  # fmt: skip
+                fixed = {i: self._corrected_brief(briefs[i], parts[i]) for i in corrected}
+                rewritten = run_parallel(
+                    lambda b: self._write_part(b, speech), list(fixed.values()), width
+                )
+                for index, brief, part in zip(fixed, fixed.values(), rewritten, strict=True):
+                    briefs[index], parts[index] = brief, part
+                # The budget check applies to what was asked of the parts now.
+                budget = sum(brief.words for brief in briefs)
+                script = join_parts(self.fmt, self.request, self.outline, briefs, parts, budget)
+                self._speak(_lines(self.fmt, self.request, self.outline, script), speech)
+                listening = self._listening(script)
+        rates = self._learn_rates()
+        return Written(
+            script,
+            budget,
+            self.pace,
+            rates,
+            listening,
+            rewritten=False,
+            corrected_parts=[i + 1 for i in corrected],
+            spoken_lines=len(self.seconds),
+        )
+
+    def _write_part(self, brief: SectionBrief, speech: ThreadPoolExecutor) -> SectionScript:
+        part: SectionScript = self.writer.write(
+            self.fmt.section_task(self.request, self.outline, brief), self.usage
+        )
+        self._speak(part.lines, speech)
+        return part
+
+    def _speak(self, lines: Sequence[Line], speech: ThreadPoolExecutor) -> None:
+        """Speaks the lines not yet spoken (through the cache), in parallel."""
+        keys = {(self.cast[line.speaker], line.text) for line in lines}
+        todo = [key for key in keys if key not in self.seconds]
+        said = [speech.submit(self.cache.speak, text, voice) for voice, text in todo]
+        for key, future in zip(todo, said, strict=True):
+            self.seconds[key] = future.result().duration_seconds
+
+    def _line_seconds(self) -> Callable[[str, str], float]:
+        return lambda voice, text: self.seconds[(voice, text)]
+
+    def _listening(self, script: Any) -> float:
+        return listening_seconds(
+            self.fmt, self.request, self.outline, script, self._line_seconds(), self.pace
+        )
+
+    def _part_seconds(self, part: SectionScript) -> float:
+        return sum(self.seconds[(self.cast[x.speaker], x.text)] for x in part.lines)
+
+    def _planned_seconds(self, brief: SectionBrief) -> float:
+        return brief.words * 60.0 / self.pace.words_per_minute
+
+    def _parts_to_correct(
+        self,
+        briefs: Sequence[SectionBrief],
+        parts: Sequence[SectionScript],
+        script: Any,
+        target: float,
+    ) -> list[int]:
+        """The fewest parts that, each brought back to its planned length, bring the episode
+        within half the tolerance: the worst misses in the episode's direction first."""
+        listening = self._listening(script)
+        too_long = listening > target
+        misses = [
+            self._part_seconds(p) - self._planned_seconds(b)
+            for b, p in zip(briefs, parts, strict=True)
+        ]
+        candidates = sorted(
+            (i for i, miss in enumerate(misses) if (miss > 0) == too_long and miss != 0),
+            key=lambda i: -abs(misses[i]),
+        )
+        chosen: list[int] = []
+        scale: dict[tuple[str, str], float] = {}
+        for index in candidates:
+            chosen.append(index)
+            planned, spoken = self._planned_seconds(briefs[index]), self._part_seconds(parts[index])
+            for line in parts[index].lines:
+                scale[(self.cast[line.speaker], line.text)] = planned / spoken
+            predicted = listening_seconds(
+                self.fmt,
+                self.request,
+                self.outline,
+                script,
+                lambda voice, text: self.seconds[(voice, text)] * scale.get((voice, text), 1.0),
+                self.pace,
+            )
+            if abs(predicted / target - 1.0) <= REWRITE_TOLERANCE / 2:
+                break
+        return sorted(chosen)
+
+    def _corrected_brief(self, brief: SectionBrief, part: SectionScript) -> SectionBrief:
+        """The brief again, its budget scaled so the part lasts what it was planned to."""
+        words = sum(count_words(line.text) for line in part.lines)
+        seconds = self._part_seconds(part)
+        wanted = max(1, round(self._planned_seconds(brief) * words / seconds))
+        return brief.model_copy(update={"words": wanted})
+
+    def _learn_rates(self) -> dict[str, float]:
+        words: dict[str, int] = defaultdict(int)
+        seconds: dict[str, float] = defaultdict(float)
+        for (voice, text), duration in self.seconds.items():
+            words[voice] += count_words(text)
+            seconds[voice] += duration
+        memory = SpeakingRates(self.store)
+        return {
+            voice: memory.learn(
+                self.speaker.provider, self.speaker.model, voice, words[voice], seconds[voice]
+            )
+            for voice in words
+            if seconds[voice] > 0
+        }
+
+
+def _lines(
+    fmt: EpisodeFormat[Any, Any, Any], request: Any, outline: Any, script: Any
+) -> list[Line]:
+    return [
+        line
+        for track in fmt.tracks(request, outline, script)
+        for section in track.sections
+        for line in section.lines
+    ]
 
 
 def measure_script(
@@ -195,11 +382,28 @@ def predict_seconds(
     pace: Pace,
 ) -> float:
     """One listen's length: every line at its voice's rate, plus the renderer's pauses."""
+
+    def at_rate(voice: str, text: str) -> float:
+        return count_words(text) * 60.0 / rates.get(voice, pace.words_per_minute)
+
+    return listening_seconds(fmt, request, outline, script, at_rate, pace)
+
+
+def listening_seconds(
+    fmt: EpisodeFormat[Any, Any, Any],
+    request: Any,
+    outline: Any,
+    script: Any,
+    line_seconds: Callable[[str, str], float],
+    pace: Pace,
+) -> float:
+    """One listen's length: `line_seconds(voice, text)` for every line, plus the renderer's
+    pauses (for an adventure, the format's average path)."""
     cast = fmt.cast(request)
     infos = []
     for track in fmt.tracks(request, outline, script):
         speech = sum(
-            count_words(line.text) * 60.0 / rates.get(cast[line.speaker], pace.words_per_minute)
+            line_seconds(cast[line.speaker], line.text)
             for section in track.sections
             for line in section.lines
         )

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from epochpod_assets.formats.base import EpisodeFormat, SectionBrief
+from epochpod_assets.formats.base import EpisodeFormat, SectionBrief, SectionScript
 from epochpod_assets.formats.continuity import check_continuity
 from epochpod_assets.providers.base import Usage, Writer
 
@@ -75,6 +75,19 @@ def write_script(
         briefs,
         MAX_PARALLEL_PARTS if parallel is None else parallel,
     )
+    return join_parts(fmt, request, outline, briefs, parts, budget)
+
+
+def join_parts(
+    fmt: EpisodeFormat[Any, Any, Any],
+    request: Any,
+    outline: Any,
+    briefs: Sequence[SectionBrief],
+    parts: Sequence[SectionScript],
+    budget: int,
+) -> Any:
+    """The parts joined into the format's script, checked as a whole (format rules, then
+    continuity on every track); raises ValueError naming the problem."""
     script = fmt.join_sections(request, outline, briefs, parts)
     fmt.check_script(request, outline, script, budget)
     for track in fmt.tracks(request, outline, script):

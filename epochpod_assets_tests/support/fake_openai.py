@@ -198,6 +198,7 @@ class Request:
 
     endpoint: str
     body: dict[str, Any]
+    at: float = 0.0  # time.monotonic() when it arrived: for timelines in benchmarks
 
 
 @dataclass
@@ -337,7 +338,7 @@ class FakeOpenAI:
 
     def _record_request(self, endpoint: str, body: dict[str, Any]) -> None:
         with self._lock:
-            self._requests.append(Request(endpoint, body))
+            self._requests.append(Request(endpoint, body, time.monotonic()))
 
     def _record_status(self, status: int, count: int = 1) -> None:
         with self._lock:
