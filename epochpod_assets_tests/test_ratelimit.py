@@ -117,18 +117,19 @@ def test_provider_headers_lower_the_limit_and_hold_callers_when_nothing_remains(
 
 CHILD = """
 import json, sys
-from pathlib import Path
-from epochpod_assets.ratelimit import Limit, RateLimiter, SqliteState
-state = SqliteState(Path(sys.argv[1]))
-pace = RateLimiter("shared", Limit(requests_per_minute=6000, burst_seconds=0), state)
+from epochpod_assets.ratelimit import Limit, RateLimiter, shared_state
+pace = RateLimiter(
+    "shared", Limit(requests_per_minute=6000, burst_seconds=0), shared_state(sys.argv[1])
+)
 print(json.dumps([pace.reserve() for _ in range(40)]))
 """
 
 
-def reserve_in_processes(paths: list[Path]) -> list[float]:
+def reserve_in_processes(states: list[Path] | list[str]) -> list[float]:
+    """Slots reserved by one process per state (a SQLite file, or any state URL)."""
+    urls = [f"sqlite:///{state}" if isinstance(state, Path) else state for state in states]
     children = [
-        subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE)
-        for path in paths
+        subprocess.Popen([sys.executable, "-c", CHILD, url], stdout=subprocess.PIPE) for url in urls
     ]
     starts: list[float] = []
     for child in children:
@@ -147,6 +148,14 @@ def test_processes_sharing_the_state_file_never_share_a_slot(tmp_path: Path) -> 
     # The control: separate state files pace separately, so their slots collide.
     apart = reserve_in_processes([tmp_path / f"own-{i}.sqlite3" for i in range(3)])
     assert min(b - a for a, b in itertools.pairwise(apart)) < interval
+
+
+@pytest.mark.postgres
+def test_processes_sharing_postgresql_state_never_share_a_slot(postgres_url: str) -> None:
+    # EPOCHPOD_RATE_LIMIT_URL for workers on several machines: one row per limiter, locked.
+    shared = reserve_in_processes([postgres_url] * 3)
+    assert len(shared) == 120
+    assert min(b - a for a, b in itertools.pairwise(shared)) >= 60 / 6000 / SAFETY - 1e-6
 
 
 def test_threads_sharing_a_sqlite_state_never_share_a_slot(tmp_path: Path) -> None:
