@@ -24,7 +24,7 @@ from epochpod_assets.audio.assemble import (
 from epochpod_assets.audio.beds import sting
 from epochpod_assets.audio.espeak import STYLES, EspeakVoice, clean_text
 from epochpod_assets.audio.ffmpeg import measure_loudness, run_ffmpeg
-from epochpod_assets.audio.mastering import Limiter, analyse
+from epochpod_assets.audio.mastering import Limiter, TruePeakMeter, analyse
 from epochpod_assets.providers.base import Speech, Usage
 from epochpod_assets.voices import VOICES
 
@@ -331,3 +331,24 @@ def test_bitrate_is_configurable_and_checked(clips: list[Clip]) -> None:
     assert MP3(io.BytesIO(track.mp3)).info.bitrate == 64000
     with pytest.raises(ValueError, match="not valid at 24000 Hz"):
         render_track(clips[:1], [], TAGS, bitrate="192k")  # MPEG-2 (24 kHz) stops at 160k
+
+
+def test_the_streaming_true_peak_meter_finds_peaks_between_samples() -> None:
+    # A tone at a quarter of the sample rate, 45 degrees off the sample grid: every sample
+    # lands at 0.707 of the crest, so the sample peak reads 3 dB under the true peak.
+    rate, amplitude = 24_000, 0.5
+    n = np.arange(rate * 2)
+    tone = (amplitude * np.sin(2 * np.pi * n / 4 + np.pi / 4)).astype(np.float32)
+    tone[: rate // 2] *= 0.25  # a quieter start, so the running threshold has to move
+    meter = TruePeakMeter()
+    for start in range(0, len(tone), 9_973):  # chunks that split blocks and samples' windows
+        meter.feed(tone[start : start + 9_973])
+    true_peak = meter.finish()
+    assert 20 * np.log10(np.abs(tone).max()) == pytest.approx(
+        20 * np.log10(amplitude) - 3.01, abs=0.05
+    )
+    assert true_peak == pytest.approx(20 * np.log10(amplitude), abs=0.1)
+    # ffmpeg's ebur128 agrees on the same signal.
+    pcm = np.rint(tone * 32767).astype("<i2").tobytes()
+    reference = measure_loudness(pcm, pcm_sample_rate=rate)
+    assert true_peak == pytest.approx(reference.true_peak_dbtp, abs=0.15)

@@ -11,6 +11,7 @@ import functools
 import re
 import subprocess
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import IO
 
 import imageio_ffmpeg
+import numpy as np
+
+from epochpod_assets.audio.mastering import TruePeakMeter
 
 # Raw PCM handed to ffmpeg: bytes, or the bytearray a track is assembled in (never copied).
 PcmBuffer = bytes | bytearray
@@ -87,7 +91,10 @@ def encode_mp3(
 
     The encoder's tee muxer writes the file (seekable, so it gets its Xing/LAME header with
     the exact length and encoder delay) and streams the same frames to a second ffmpeg that
-    decodes and measures them on another core: proof of the finished file at no extra pass.
+    decodes them, measures loudness and loudness range (ebur128) and hands the decoded samples
+    on to this process for the true peak (mastering.TruePeakMeter): proof of the finished file
+    at no extra pass. ebur128's own true-peak scan would oversample every sample 8x and, on
+    two cores, slow the encoder by a fifth; ours interpolates only the blocks near the peak.
     """
     exe = ffmpeg_exe()
     quiet = [exe, "-hide_banner", "-nostats", "-loglevel", "error"]
@@ -103,9 +110,10 @@ def encode_mp3(
     ]
     meter_args = [
         exe, "-hide_banner", "-nostats", "-loglevel", "info",
-        *("-f", "mp3", "-i", "pipe:0", "-af", "ebur128=peak=true:framelog=quiet"),
-        *("-f", "null", "-"),
+        *("-f", "mp3", "-i", "pipe:0", "-af", "ebur128=framelog=quiet"),
+        *("-f", "f32le", "-ac", "1", "pipe:1"),
     ]  # fmt: skip
+    peak = TruePeakMeter()
     # Logs go to files, not pipes: nobody reads them until the end, and a full pipe would
     # stall ffmpeg.
     with (
@@ -117,9 +125,15 @@ def encode_mp3(
         )
         assert encoder.stdin is not None and encoder.stdout is not None
         meter = subprocess.Popen(
-            meter_args, stdin=encoder.stdout, stdout=subprocess.DEVNULL, stderr=meter_log
+            meter_args, stdin=encoder.stdout, stdout=subprocess.PIPE, stderr=meter_log
         )
         encoder.stdout.close()  # the meter holds it now; the encoder sees EPIPE if it dies
+        assert meter.stdout is not None
+        errors: list[Exception] = []
+        reader = threading.Thread(
+            target=_feed_peak_meter, args=(meter.stdout, peak, errors), daemon=True
+        )
+        reader.start()
         try:
             # A broken pipe means the encoder died; its exit code and log say why.
             with contextlib.suppress(BrokenPipeError):
@@ -128,6 +142,9 @@ def encode_mp3(
             with contextlib.suppress(BrokenPipeError):
                 encoder.stdin.close()
             encoded, measured = encoder.wait(), meter.wait()
+            reader.join()
+            if errors:
+                raise errors[0]
         except BaseException:
             for process in (encoder, meter):
                 process.kill()
@@ -138,7 +155,29 @@ def encode_mp3(
         if measured != 0:
             raise FfmpegError(f"MP3 meter failed (exit {measured}): {_tail(meter_log)}")
         meter_log.seek(0)
-        return _parse_ebur128_summary(meter_log.read().decode("utf-8", "replace"))
+        log = meter_log.read().decode("utf-8", "replace")
+        values = _summary_values(log, ("integrated_lufs", "lra"))
+        # Rounded to 0.1 dB, as ebur128 reports the other two.
+        return Loudness(**values, true_peak_dbtp=round(peak.finish(), 1))
+
+
+def _feed_peak_meter(decoded: IO[bytes], peak: TruePeakMeter, errors: list[Exception]) -> None:
+    """Reads float32 samples until the meter's stdout ends, feeding them to `peak`. A failure
+    is kept in `errors` and the pipe still drained: a reader that stopped would stall the
+    meter, and through it the encoder."""
+    carry = b""
+    try:
+        while block := decoded.read(1 << 20):
+            data = carry + block
+            whole = len(data) // 4 * 4  # a read may end inside a sample
+            peak.feed(np.frombuffer(data[:whole], dtype="<f4"))
+            carry = data[whole:]
+    except Exception as error:
+        errors.append(error)
+        while decoded.read(1 << 20):
+            pass
+    finally:
+        decoded.close()
 
 
 def find_silences(
@@ -192,14 +231,19 @@ _SUMMARY_VALUES = {
 
 
 def _parse_ebur128_summary(log: str) -> Loudness:
+    return Loudness(**_summary_values(log, tuple(_SUMMARY_VALUES)))
+
+
+def _summary_values(log: str, names: Sequence[str]) -> dict[str, float]:
+    """The named values of ebur128's final summary in `log`."""
     # Per-frame lines look similar; only the block after the last "Summary:" is final.
     _, found, summary = log.rpartition("Summary:")
     if not found:
         raise FfmpegError("ffmpeg ebur128 printed no summary: " + log[-500:])
     values: dict[str, float] = {}
-    for name, pattern in _SUMMARY_VALUES.items():
-        match = pattern.search(summary)
+    for name in names:
+        match = _SUMMARY_VALUES[name].search(summary)
         if match is None:
             raise FfmpegError(f"ffmpeg ebur128 summary has no {name}: {summary.strip()}")
         values[name] = float(match.group(1))  # float("-inf") for silence
-    return Loudness(**values)
+    return values

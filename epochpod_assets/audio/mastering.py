@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -211,7 +211,7 @@ class Limiter:
         rate = blocks.sample_rate
         self._ramp = max(1, round(_ATTACK_SECONDS * rate / blocks.block / 2))
         self._hold = max(2 * self._ramp + 1, round(_HOLD_SECONDS * rate / blocks.block))
-        self._phases = _interpolator()
+        self._phases = _interpolator(4)
 
     def raw_loudness(self) -> float:
         return self.loudness(0.0, math.inf)
@@ -340,28 +340,83 @@ class Limiter:
             windows = np.where(
                 inside, self.samples[np.clip(index, 0, self.blocks.length - 1)], 0
             ).astype(np.float32) / np.float32(32768.0)
-            peak = self.blocks.sample_peak[batch]
-            for phase in self._phases:
-                # Tap by tap over the whole batch: no (blocks x samples x taps) temporary.
-                values = np.zeros((len(batch), block), dtype=np.float32)
-                for tap, weight in enumerate(phase):
-                    values += weight * windows[:, tap : tap + block]
-                peak = np.maximum(peak, np.abs(values).max(axis=1))
-            self.true_peak[batch] = peak
+            interpolated = interpolated_peaks(windows, block, self._phases)
+            self.true_peak[batch] = np.maximum(self.blocks.sample_peak[batch], interpolated)
 
         with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
             list(pool.map(oversample, np.array_split(todo, -(-len(todo) // per_batch))))
         self._oversampled[todo] = True
 
 
-def _interpolator() -> list[npt.NDArray[np.float32]]:
-    """Kaiser-windowed sinc taps that interpolate x at n + 1/4, n + 1/2, n + 3/4.
+def interpolated_peaks(
+    windows: npt.NDArray[np.float32], block: int, phases: Sequence[npt.NDArray[np.float32]]
+) -> npt.NDArray[np.float32]:
+    """The largest |value| between the samples of each row's block, by the `phases`
+    interpolators. Row r holds its block plus 5 samples before and 6 after."""
+    peak = np.zeros(len(windows), dtype=np.float32)
+    for phase in phases:
+        # Tap by tap over the whole batch: no (blocks x samples x taps) temporary.
+        values = np.zeros((len(windows), block), dtype=np.float32)
+        for tap, weight in enumerate(phase):
+            values += weight * windows[:, tap : tap + block]
+        peak = np.maximum(peak, np.abs(values).max(axis=1))
+    return peak
+
+
+class TruePeakMeter:
+    """The true peak of a stream of float samples (full scale 1.0), fed chunk by chunk.
+
+    8x oversampled, as ffmpeg's ebur128 oversamples 24 kHz speech (to 192 kHz). Only blocks
+    whose sample peak comes within `_MAX_INTERSAMPLE_DB` of the running peak are interpolated:
+    a quieter block cannot hold the peak, and the running peak only grows.
+    """
+
+    _BEFORE, _AFTER = _TAPS_PER_PHASE // 2 - 1, _TAPS_PER_PHASE // 2
+
+    def __init__(self, block: int = 64) -> None:
+        self.block = block
+        self.peak = 0.0
+        self._phases = _interpolator(8)
+        self._history = np.zeros(self._BEFORE, dtype=np.float32)  # just before `_pending`
+        self._pending = np.zeros(0, dtype=np.float32)
+
+    def feed(self, samples: npt.NDArray[np.float32]) -> None:
+        self._pending = np.concatenate([self._pending, samples])
+        self._scan()
+
+    def finish(self) -> float:
+        """The true peak in dBTP, once the stream has ended (silence after its end)."""
+        self.feed(np.zeros(self._AFTER + self.block, dtype=np.float32))
+        return 20 * math.log10(self.peak) if self.peak > 0 else -math.inf
+
+    def _scan(self) -> None:
+        block, data = self.block, self._pending
+        count = (len(data) - self._AFTER) // block  # blocks whose look-ahead has arrived
+        if count <= 0:
+            return
+        end = count * block
+        peaks = np.abs(data[:end]).reshape(count, block).max(axis=1)
+        self.peak = max(self.peak, float(peaks.max()))
+        todo = np.flatnonzero(peaks >= self.peak / 10 ** (_MAX_INTERSAMPLE_DB / 20))
+        # `source` starts _BEFORE samples before data, so block b's window starts at b * block.
+        source = np.concatenate([self._history, data[: end + self._AFTER]])
+        width = block + _TAPS_PER_PHASE - 1
+        if len(todo):
+            windows = source[todo[:, None] * block + np.arange(width)[None, :]]
+            interpolated = interpolated_peaks(windows, block, self._phases)
+            self.peak = max(self.peak, float(interpolated.max()))
+        self._history = data[end - self._BEFORE : end]
+        self._pending = data[end:]
+
+
+def _interpolator(factor: int) -> list[npt.NDArray[np.float32]]:
+    """Kaiser-windowed sinc taps that interpolate x at n + k/factor for k = 1 .. factor-1.
 
     Tap j of a window starting at n - 5 weighs x[n - 5 + j]."""
     phases = []
     offsets = np.arange(_TAPS_PER_PHASE) - (_TAPS_PER_PHASE // 2 - 1)
     window = np.kaiser(_TAPS_PER_PHASE * 4 + 1, 6.0)
-    for fraction in (0.25, 0.5, 0.75):
+    for fraction in np.arange(1, factor) / factor:
         positions = offsets - fraction
         # Sample the continuous Kaiser window at the same fractional positions.
         taps = np.sinc(positions) * np.interp(
