@@ -122,8 +122,8 @@ def write_to_length(
             seconds_between_sections=seconds_between_sections,
         )
     except ProviderError as exc:
-        # Measuring is an optimization: a voice that is down now fails the audio stage (with
-        # its retries), not the script, which is planned at the default rate instead.
+        # Measuring is an optimization: a voice that is down now fails the stage that speaks
+        # the script (with its retries), and the plan falls back to the default rate.
         log.warning("could not measure the voices (%s); planning at the default rate", exc)
         pace = pauses
     budget = plan_words(fmt, request, pace)
@@ -237,13 +237,11 @@ class _SpeakingWriter:
         for key, future in zip(todo, said, strict=True):
             self.seconds[key] = future.result().duration_seconds
 
-    def _line_seconds(self) -> Callable[[str, str], float]:
-        return lambda voice, text: self.seconds[(voice, text)]
-
     def _listening(self, script: Any) -> float:
-        return listening_seconds(
-            self.fmt, self.request, self.outline, script, self._line_seconds(), self.pace
-        )
+        def spoken(voice: str, text: str) -> float:
+            return self.seconds[(voice, text)]
+
+        return listening_seconds(self.fmt, self.request, self.outline, script, spoken, self.pace)
 
     def _part_seconds(self, part: SectionScript) -> float:
         return sum(self.seconds[(self.cast[x.speaker], x.text)] for x in part.lines)
