@@ -28,7 +28,7 @@ from epochpod_assets.formats.continuity import (
     continuity_problems,
 )
 from epochpod_assets.formats.fitting import write_to_length
-from epochpod_assets.formats.pacing import Pace, SpeakingRates, pace_for
+from epochpod_assets.formats.pacing import CALIBRATION_TEXT, Pace, SpeakingRates, pace_for
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.providers.base import Speech, T, Usage, WritingTask
 from epochpod_assets.providers.offline import OfflineWriter
@@ -198,7 +198,7 @@ def test_a_voices_rate_is_measured_once_and_remembered(tmp_path: Path) -> None:
 
 
 class SlowPartWriter:
-    """The offline writer; remembers the lines of part `slow_part` (1-based) as first written."""
+    """The offline writer; remembers the lines of every version of part `slow_part` (1-based)."""
 
     provider = "offline-template"
     model = "test"
@@ -215,13 +215,14 @@ class SlowPartWriter:
             index = int(task.name.split(" part ")[1].split()[0])
             with self._lock:
                 self.parts_written.append(index)
-                if index == self.slow_part and not self.slow_texts:
-                    self.slow_texts = {line.text for line in answer.lines}
+                if index == self.slow_part:
+                    self.slow_texts |= {line.text for line in answer.lines}
         return answer
 
 
 class SlowLinesVoice(CountingVoice):
-    """Speaks at `wpm`, but the lines in `slow` at half that: one part comes out far too long."""
+    """Speaks at `wpm`, but part `slow`'s lines at half that (say, a voice that drawls that
+    chapter's subject): the part comes out far too long, and so does any rewrite of it."""
 
     def __init__(self, wpm: float, slow: SlowPartWriter) -> None:
         super().__init__(wpm)
@@ -254,6 +255,36 @@ def test_a_part_that_comes_out_too_long_when_spoken_is_rewritten_alone(tmp_path:
     lines = [ln for t in fmt.tracks(request, outline, written.script) for s in t.sections
              for ln in s.lines]  # fmt: skip
     assert written.spoken_lines >= len({line.text for line in lines})
+
+
+class SlowerThanMeasuredVoice(CountingVoice):
+    """Reads the calibration passage at `wpm` and everything else 9 % slower."""
+
+    def synthesize(
+        self, text: str, voice: str, usage: Usage, instructions: str | None = None
+    ) -> Speech:
+        speech = super().synthesize(text, voice, usage, instructions)
+        if text == CALIBRATION_TEXT:
+            return speech
+        return Speech(speech.pcm + b"\0\0" * round(len(speech.pcm) / 2 * 0.09), 8_000)
+
+
+def test_an_episode_that_misses_as_a_whole_rewrites_the_fewest_parts(tmp_path: Path) -> None:
+    fmt = format_for("INTERVIEW")
+    request = parse_request({**INTERVIEW, "target_minutes": 12})
+    outline = fmt.outline_task(request).template()
+    writer = SlowPartWriter(slow_part=0)  # counts parts; slows none
+    written = write_to_length(
+        writer, SlowerThanMeasuredVoice(wpm=150), fmt, request, outline,
+        LocalMediaStore(tmp_path), Usage(), seconds_between_turns=0.35,
+        seconds_between_sections=1.0,
+    )  # fmt: skip
+    count = len(set(writer.parts_written))
+    # Every part is 9 % long, within a part's tolerance, so none is put right on its own;
+    # together they miss by more than the episode's, so some -- not all -- are rewritten.
+    assert 0 < len(written.corrected_parts) < count, written.corrected_parts
+    assert len(writer.parts_written) == count + len(written.corrected_parts)
+    assert abs(written.predicted_seconds / (12 * 60) - 1) <= fitting.REWRITE_TOLERANCE
 
 
 def _brief_for_test() -> SectionBrief:

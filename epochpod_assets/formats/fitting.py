@@ -186,48 +186,63 @@ class _SpeakingWriter:
     def write(self, briefs: list[SectionBrief], budget: int, parallel: int | None) -> Written:
         width = longform.MAX_PARALLEL_PARTS if parallel is None else parallel
         target = float(getattr(self.request, "target_minutes", 5)) * 60.0
-        briefs = list(briefs)  # corrected parts replace theirs in place
+        # What each part was planned to last: corrections aim back at it.
+        self.planned = {b.index: b.words * 60.0 / self.pace.words_per_minute for b in briefs}
+        self.corrected: set[int] = set()
         with ThreadPoolExecutor(self.speech_parallel, thread_name_prefix="tts") as speech:
-            parts = run_parallel(lambda b: self._write_part(b, speech), briefs, width)
+            written = run_parallel(lambda b: self._write_part(b, speech), briefs, width)
+            briefs, parts = [b for b, _ in written], [p for _, p in written]
             script = join_parts(self.fmt, self.request, self.outline, briefs, parts, budget)
             self._speak(_lines(self.fmt, self.request, self.outline, script), speech)
             listening = self._listening(script)
-            corrected: list[int] = []
             if abs(listening / target - 1.0) > REWRITE_TOLERANCE:
-                corrected = self._parts_to_correct(briefs, parts, script, target)
+                # No part was far off on its own, but together they miss: correct the fewest.
+                chosen = self._parts_to_correct(briefs, parts, script, target)
                 log.info(
                     "spoken script lasts %.0f s for a %.0f s target; rewriting parts %s",
-                    listening, target, [i + 1 for i in corrected],
+                    listening, target, [i + 1 for i in chosen],
                 )  # fmt: skip
-                fixed = {i: self._corrected_brief(briefs[i], parts[i]) for i in corrected}
-                rewritten = run_parallel(
-                    lambda b: self._write_part(b, speech), list(fixed.values()), width
+                again = run_parallel(
+                    lambda i: self._write_part(
+                        self._corrected_brief(briefs[i], parts[i]), speech, correct=False
+                    ),
+                    chosen,
+                    width,
                 )
-                for index, brief, part in zip(fixed, fixed.values(), rewritten, strict=True):
+                for index, (brief, part) in zip(chosen, again, strict=True):
                     briefs[index], parts[index] = brief, part
+                    self.corrected.add(index)
                 # The budget check applies to what was asked of the parts now.
                 budget = sum(brief.words for brief in briefs)
                 script = join_parts(self.fmt, self.request, self.outline, briefs, parts, budget)
                 self._speak(_lines(self.fmt, self.request, self.outline, script), speech)
                 listening = self._listening(script)
-        rates = self._learn_rates()
         return Written(
             script,
             budget,
             self.pace,
-            rates,
+            self._learn_rates(),
             listening,
             rewritten=False,
-            corrected_parts=[i + 1 for i in corrected],
+            corrected_parts=sorted(i + 1 for i in self.corrected),
             spoken_lines=len(self.seconds),
         )
 
-    def _write_part(self, brief: SectionBrief, speech: ThreadPoolExecutor) -> SectionScript:
+    def _write_part(
+        self, brief: SectionBrief, speech: ThreadPoolExecutor, *, correct: bool = True
+    ) -> tuple[SectionBrief, SectionScript]:
+        """Writes and speaks one part; one far off its planned length (by more than a part's
+        word tolerance) is rewritten at once, while the other parts are still being spoken."""
         part: SectionScript = self.writer.write(
             self.fmt.section_task(self.request, self.outline, brief), self.usage
         )
         self._speak(part.lines, speech)
-        return part
+        miss = self._part_seconds(part) / self.planned[brief.index] - 1.0
+        if correct and abs(miss) > longform.PART_TOLERANCE:
+            self.corrected.add(brief.index)
+            corrected = self._corrected_brief(brief, part)
+            return self._write_part(corrected, speech, correct=False)
+        return brief, part
 
     def _speak(self, lines: Sequence[Line], speech: ThreadPoolExecutor) -> None:
         """Speaks the lines not yet spoken (through the cache), in parallel."""
@@ -246,9 +261,6 @@ class _SpeakingWriter:
     def _part_seconds(self, part: SectionScript) -> float:
         return sum(self.seconds[(self.cast[x.speaker], x.text)] for x in part.lines)
 
-    def _planned_seconds(self, brief: SectionBrief) -> float:
-        return brief.words * 60.0 / self.pace.words_per_minute
-
     def _parts_to_correct(
         self,
         briefs: Sequence[SectionBrief],
@@ -261,7 +273,7 @@ class _SpeakingWriter:
         listening = self._listening(script)
         too_long = listening > target
         misses = [
-            self._part_seconds(p) - self._planned_seconds(b)
+            self._part_seconds(p) - self.planned[b.index]
             for b, p in zip(briefs, parts, strict=True)
         ]
         candidates = sorted(
@@ -272,7 +284,7 @@ class _SpeakingWriter:
         scale: dict[tuple[str, str], float] = {}
         for index in candidates:
             chosen.append(index)
-            planned, spoken = self._planned_seconds(briefs[index]), self._part_seconds(parts[index])
+            planned, spoken = self.planned[briefs[index].index], self._part_seconds(parts[index])
             for line in parts[index].lines:
                 scale[(self.cast[line.speaker], line.text)] = planned / spoken
             predicted = listening_seconds(
@@ -288,11 +300,11 @@ class _SpeakingWriter:
         return sorted(chosen)
 
     def _corrected_brief(self, brief: SectionBrief, part: SectionScript) -> SectionBrief:
-        """The brief again, its budget scaled so the part lasts what it was planned to."""
-        words = sum(count_words(line.text) for line in part.lines)
-        seconds = self._part_seconds(part)
-        wanted = max(1, round(self._planned_seconds(brief) * words / seconds))
-        return brief.model_copy(update={"words": wanted})
+        """The brief again, its budget scaled by the part's miss so it lasts what it was
+        planned to. Scaling what was *asked* (not what was written) corrects both the voice's
+        pace and the writer's habit of writing a little over or under what it is asked."""
+        scale = self.planned[brief.index] / self._part_seconds(part)
+        return brief.model_copy(update={"words": max(1, round(brief.words * scale))})
 
     def _learn_rates(self) -> dict[str, float]:
         words: dict[str, int] = defaultdict(int)
