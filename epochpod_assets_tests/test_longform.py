@@ -211,8 +211,11 @@ class SlowPartWriter:
 
     def write(self, task: WritingTask[T], usage: Usage) -> T:
         answer = OfflineWriter().write(task, usage)
-        if isinstance(answer, SectionScript):  # task names read "interview part 3 of 7"
-            index = int(task.name.split(" part ")[1].split()[0])
+        if isinstance(answer, SectionScript):  # "interview part 3 of 7", "adventure node n2"
+            name = task.name
+            index = (
+                int(name.split(" part ")[1].split()[0]) if " part " in name else int(name[-1]) + 1
+            )
             with self._lock:
                 self.parts_written.append(index)
                 if index == self.slow_part:
@@ -269,9 +272,12 @@ class SlowerThanMeasuredVoice(CountingVoice):
         return Speech(speech.pcm + b"\0\0" * round(len(speech.pcm) / 2 * 0.09), 8_000)
 
 
-def test_an_episode_that_misses_as_a_whole_rewrites_the_fewest_parts(tmp_path: Path) -> None:
-    fmt = format_for("INTERVIEW")
-    request = parse_request({**INTERVIEW, "target_minutes": 12})
+@pytest.mark.parametrize("request_", [INTERVIEW, {**ADVENTURE, "depth": 3}])
+def test_an_episode_that_misses_as_a_whole_rewrites_the_fewest_parts(
+    request_: dict[str, Any], tmp_path: Path
+) -> None:
+    fmt = format_for(request_["format"].upper())
+    request = parse_request({**request_, "target_minutes": 12})
     outline = fmt.outline_task(request).template()
     writer = SlowPartWriter(slow_part=0)  # counts parts; slows none
     written = write_to_length(

@@ -209,11 +209,13 @@ class _SpeakingWriter:
                     chosen,
                     width,
                 )
+                asked = sum(brief.words for brief in briefs)
                 for index, (brief, part) in zip(chosen, again, strict=True):
                     briefs[index], parts[index] = brief, part
                     self.corrected.add(index)
-                # The budget check applies to what was asked of the parts now.
-                budget = sum(brief.words for brief in briefs)
+                # The whole script's budget check applies to what is asked of the parts now
+                # (scaled: an adventure's budget is one path's, not the sum of its nodes).
+                budget = round(budget * sum(brief.words for brief in briefs) / asked)
                 script = join_parts(self.fmt, self.request, self.outline, briefs, parts, budget)
                 self._speak(_lines(self.fmt, self.request, self.outline, script), speech)
                 listening = self._listening(script)
