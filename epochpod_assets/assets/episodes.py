@@ -93,9 +93,10 @@ def episode_script(
     media: MediaResource,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """The words of the episode, turn by turn and speaker by speaker, checked against the cast,
-    the word budget and continuity before any audio is paid for. The budget is planned from
-    the target duration at the cast's measured speaking rate; long episodes are written
-    section by section, in parallel."""
+    the word budget and continuity. The budget is planned from the target duration at the
+    cast's measured speaking rate. A short script is checked before any audio is paid for; a
+    long one is written section by section, in parallel, and each part is spoken as soon as it
+    has passed its own checks, so the parts that miss their length can be rewritten."""
     db, store, author = catalog.get(), media.get(), writer.get()
     with episode_stage(context, db, Stage.GENERATING_SCRIPT, "script") as stage:
         check_budget(stage, db, Stage.GENERATING_SCRIPT, writer=author)
