@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
+from dagster._core.errors import DagsterExecutionInterruptedError
 
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.formats import EpisodeFormat, format_for
@@ -83,10 +84,19 @@ def episode_stage(
         if catalog.get(episode_id) is not None:
             catalog.fail(episode_id, reason)
         raise dg.Failure(description=reason, allow_retries=False) from error
-    except BaseException:
+    except BaseException as interrupt:
         # Interrupted (the run was cancelled or the process is exiting): say so, then go.
         if catalog.get(episode_id) is not None:
             catalog.fail(episode_id, f"{name} was interrupted")
+        if isinstance(interrupt, DagsterExecutionInterruptedError | KeyboardInterrupt):
+            # Dagster answers an interrupted step that has a retry policy by retrying it, in the
+            # same run worker: a run stopped at its maximum runtime or cancelled would start
+            # this stage again (and put the episode back in GENERATING_*) while its run is
+            # already marked ended. An interrupt is a stop, never a transient error: end the
+            # step for good.
+            raise dg.Failure(
+                description=f"{name} was interrupted", allow_retries=False
+            ) from interrupt
         raise
     finally:
         if episode is not None:
