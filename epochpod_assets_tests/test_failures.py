@@ -17,7 +17,6 @@ from dagster._core.storage.tags import PARTITION_NAME_TAG, RUN_KEY_TAG
 
 from epochpod_assets import enqueue, sensors
 from epochpod_assets.cancel import NotCancellable, cancel_episode
-from epochpod_assets.catalog import Catalog
 from epochpod_assets.catalog.schema import episodes
 from epochpod_assets.catalog.store import utcnow
 from epochpod_assets.cli import main
@@ -296,57 +295,3 @@ def test_redact_scrubs_secret_environment_values(monkeypatch: pytest.MonkeyPatch
     assert (
         redact("connect failed for postgres:pg-pass-123@db") == "connect failed for postgres:***@db"
     )
-
-
-@pytest.mark.slow
-@pytest.mark.postgres
-@pytest.mark.daemon
-def test_a_run_past_its_max_runtime_is_stopped_and_its_episode_failed(
-    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Under the real daemon: run monitoring stops a run at its maximum runtime (3 s here, via
-    the tag the sensor sets), and the episode ends FAILED with "timed out after ..."."""
-    from epochpod_assets_tests.support.daemon import (
-        extra_database,
-        pg_env,
-        running_daemon,
-        set_pool_limits,
-        wait_for,
-        write_test_instance,
-    )
-
-    with extra_database(postgres_url, "catalog") as catalog_url:
-        home = tmp_path / "dagster_home"
-        write_test_instance(home)
-        env = {
-            **pg_env(postgres_url),
-            "DAGSTER_HOME": str(home),
-            "EPOCHPOD_DATABASE_URL": catalog_url,
-            "EPOCHPOD_SENSOR_INTERVAL_SECONDS": "1",
-            "EPOCHPOD_SWEEPER_INTERVAL_SECONDS": "2",
-            "EPOCHPOD_RUN_MAX_RUNTIME_SECONDS": "3",
-        }
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        set_pool_limits(home, env)
-        db = Catalog(catalog_url)
-        db.migrate()
-        log = tmp_path / "daemon.log"
-        with running_daemon(env, log) as daemon:
-            # Twenty minutes of speech takes far longer than 3 s to write and voice.
-            episode_id = enqueue({**REQUEST, "target_minutes": 20}, db)
-
-            def settled() -> dict[str, Any] | None:
-                row = db.get(episode_id)
-                error = (row or {}).get("generation_error") or ""
-                return row if row and error.startswith("timed out") else None
-
-            row = wait_for(settled, 300, "the episode to time out", daemon, log)
-        assert row["generation_status"] == Stage.FAILED
-        assert row["generation_error"].startswith("timed out after 3 seconds")
-        instance = dg.DagsterInstance.get()
-        # The run may have been stopped before its first step set generation_job_id.
-        (run,) = instance.get_runs(filters=dg.RunsFilter(tags={sensors.EPISODE_TAG: episode_id}))
-        assert run.is_finished and run.status != dg.DagsterRunStatus.SUCCESS
-        assert run.tags[sensors.MAX_RUNTIME_TAG] == "3"
-        instance.dispose()

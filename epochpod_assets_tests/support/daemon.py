@@ -7,6 +7,7 @@ shipped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -72,12 +73,33 @@ def set_pool_limits(home: Path, env: Mapping[str, str], llm: int = 6, tts: int =
                 os.environ[name] = value
 
 
+def daemon_environment(
+    home: Path, postgres_url: str, catalog_url: str, **extra: str
+) -> dict[str, str]:
+    """A PostgreSQL-backed instance in `home` with the pools a deployment sets up once, and
+    the environment a daemon test runs with (test-speed sensor and sweeper intervals, plus
+    `extra`). The caller puts the environment in place (monkeypatch.setenv)."""
+    env = {
+        **pg_env(postgres_url),
+        "DAGSTER_HOME": str(home),
+        "EPOCHPOD_DATABASE_URL": catalog_url,
+        "EPOCHPOD_SENSOR_INTERVAL_SECONDS": "1",
+        "EPOCHPOD_SWEEPER_INTERVAL_SECONDS": "5",
+        **extra,
+    }
+    if not (home / "dagster.yaml").exists():
+        write_test_instance(home)
+    set_pool_limits(home, env)
+    return env
+
+
 @contextmanager
 def running_daemon(env: Mapping[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`dagster-daemon run` on workspace.yaml, stopped (SIGTERM, then SIGKILL) on exit.
 
-    It runs in its own session so that stopping it also stops the code server and run workers
-    it started, and nothing else.
+    It runs in its own session so that stopping it also stops the run workers it started, and
+    nothing else. Its code server starts a session of its own, so that is stopped by name: the
+    one serving this DAGSTER_HOME, left behind even when a test killed the daemon alone.
     """
     with log.open("wb") as out:
         daemon = subprocess.Popen(
@@ -92,6 +114,49 @@ def running_daemon(env: Mapping[str, str], log: Path) -> Iterator[subprocess.Pop
             yield daemon
         finally:
             stop(daemon)
+            stop_code_servers(env.get("DAGSTER_HOME") or os.environ["DAGSTER_HOME"])
+
+
+def stop_code_servers(dagster_home: str, grace_seconds: float = 30.0) -> None:
+    """SIGTERM (then SIGKILL) the `dagster api grpc` servers of the instance at `dagster_home`.
+
+    An orphaned code server waits for its run workers and, once the test drops its database,
+    retries the connection forever: it would outlive the test by hours.
+    """
+    pids = [
+        pid for pid, cmdline in _processes() if "api grpc" in cmdline and dagster_home in cmdline
+    ]
+    for pid in pids:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.2)
+    for pid in pids:
+        _signal(pid, signal.SIGKILL)
+
+
+def _processes() -> Iterator[tuple[int, str]]:
+    """(pid, command line) of every process this user can see (Linux /proc)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:  # it exited meanwhile
+                continue
+            yield int(entry.name), command.replace(b"\0", b" ").decode(errors="replace")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
 
 
 def stop(process: subprocess.Popen[bytes], grace_seconds: float = 30.0) -> None:
