@@ -248,8 +248,8 @@ class _SpeakingWriter:
 
     def _speak(self, lines: Sequence[Line], speech: ThreadPoolExecutor) -> None:
         """Speaks the lines not yet spoken (through the cache), in parallel."""
-        keys = {(self.cast[line.speaker], line.text) for line in lines}
-        todo = [key for key in keys if key not in self.seconds]
+        keys = dict.fromkeys((self.cast[line.speaker], line.text) for line in lines)
+        todo = [key for key in keys if key not in self.seconds]  # in script order
         said = [speech.submit(self.cache.speak, text, voice) for voice, text in todo]
         for key, future in zip(todo, said, strict=True):
             self.seconds[key] = future.result().duration_seconds
@@ -309,19 +309,8 @@ class _SpeakingWriter:
         return brief.model_copy(update={"words": max(1, round(brief.words * scale))})
 
     def _learn_rates(self) -> dict[str, float]:
-        words: dict[str, int] = defaultdict(int)
-        seconds: dict[str, float] = defaultdict(float)
-        for (voice, text), duration in self.seconds.items():
-            words[voice] += count_words(text)
-            seconds[voice] += duration
-        memory = SpeakingRates(self.store)
-        return {
-            voice: memory.learn(
-                self.speaker.provider, self.speaker.model, voice, words[voice], seconds[voice]
-            )
-            for voice in words
-            if seconds[voice] > 0
-        }
+        spoken = [(voice, text, seconds) for (voice, text), seconds in self.seconds.items()]
+        return remember_rates(self.speaker, self.store, spoken)
 
 
 def _lines(
@@ -357,9 +346,19 @@ def measure_script(
         samples,
         SAMPLE_PARALLEL if parallel is None else parallel,
     )
+    return remember_rates(
+        speaker, store, [(v, t, d) for (v, t), d in zip(samples, spoken, strict=True)]
+    )
+
+
+def remember_rates(
+    speaker: Voice, store: MediaStore, spoken: Sequence[tuple[str, str, float]]
+) -> dict[str, float]:
+    """Folds (voice, text, seconds) measurements into each voice's remembered rate; returns
+    the rates, words per minute by voice."""
     words: dict[str, int] = defaultdict(int)
     seconds: dict[str, float] = defaultdict(float)
-    for (voice, text), duration in zip(samples, spoken, strict=True):
+    for voice, text, duration in spoken:
         words[voice] += count_words(text)
         seconds[voice] += duration
     memory = SpeakingRates(store)
