@@ -173,6 +173,8 @@ class MemoryState:
 
 
 _COLUMNS = ("request_tat", "token_tat", "factor", "blocked_until", "learned_rpm", "learned_tpm")
+# An arbitrary application-wide key for pg_advisory_xact_lock ("EPRL" in ASCII).
+_SCHEMA_LOCK = 0x4550524C
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS rate_limit_buckets (key TEXT PRIMARY KEY, "
     + ", ".join(f"{c} DOUBLE PRECISION NOT NULL" for c in _COLUMNS)
@@ -239,6 +241,11 @@ class SqlState:
         self._sa = sa
         self.engine = sa.create_engine(url, pool_pre_ping=True)
         with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # CREATE TABLE IF NOT EXISTS is not safe against itself: two workers starting
+                # at once can both try to create the table's type and one fails. Creating it
+                # under a transaction-scoped lock serializes them.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
             conn.exec_driver_sql(_SCHEMA)
 
     def update(self, key: str, change: Callable[[Bucket], float]) -> float:
