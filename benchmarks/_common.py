@@ -14,22 +14,18 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the fake server and scenarios live with the tests
 
+from epochpod_assets_tests.support.daemon import extra_database  # noqa: E402
+
 POSTGRES_URL = os.environ.get(
     "EPOCHPOD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 
 
 @contextmanager
-def scratch_database(prefix: str = "epochpod_bench") -> Iterator[str]:
+def scratch_database(prefix: str = "bench") -> Iterator[str]:
     """A new PostgreSQL database beside EPOCHPOD_TEST_POSTGRES_URL's, dropped afterwards."""
     url = sa.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with extra_database(
+        url.render_as_string(hide_password=False), f"{prefix}_{uuid.uuid4().hex[:10]}"
+    ) as scratch:
+        yield scratch

@@ -11,24 +11,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import sqlalchemy as sa
 import yaml
+
+from epochpod_assets_tests.support.daemon import pg_env
 
 REPO = Path(__file__).resolve().parents[1]
 PRODUCTION_YAML = REPO / "dagster.yaml"
 DAGSTER = Path(sys.executable).with_name("dagster")
-
-
-def pg_env(postgres_url: str) -> dict[str, str]:
-    """The DAGSTER_PG_* variables dagster.yaml reads, pointing at `postgres_url`."""
-    url = sa.make_url(postgres_url)
-    return {
-        "DAGSTER_PG_HOST": url.host or "127.0.0.1",
-        "DAGSTER_PG_PORT": str(url.port or 5432),
-        "DAGSTER_PG_USER": url.username or "postgres",
-        "DAGSTER_PG_PASSWORD": url.password or "",
-        "DAGSTER_PG_DB": url.database or "",
-    }
 
 
 @pytest.fixture

@@ -15,12 +15,9 @@ import openai
 
 from epochpod_assets.providers.base import ProviderError, Speech, Usage
 from epochpod_assets.providers.openai_writer import (
-    DEFAULT_MAX_RETRIES,
     OpenAIProvider,
     call_openai,
 )
-from epochpod_assets.providers.pricing import Prices
-from epochpod_assets.ratelimit import RateLimiter
 from epochpod_assets.voices import VOICES
 
 DEFAULT_MODEL = "tts-1"
@@ -40,17 +37,7 @@ _WORD_END = re.compile(r"\s+")
 class OpenAIVoice(OpenAIProvider):
     """Speaks text with OpenAI's speech API and reports the characters it paid for."""
 
-    def __init__(
-        self,
-        api_key: str,
-        model: str = DEFAULT_MODEL,
-        base_url: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        prices: Prices | None = None,
-        limiter: RateLimiter | None = None,
-    ) -> None:
-        super().__init__(api_key, model, base_url, timeout, max_retries, prices, limiter)
+    default_model = DEFAULT_MODEL
 
     def synthesize(
         self, text: str, voice: str, usage: Usage, instructions: str | None = None

@@ -43,18 +43,19 @@ class OpenAIProvider:
     """What the OpenAI writer and voice share: one client, its prices and its rate limiter."""
 
     provider = "openai"
+    default_model: str  # each provider's own, used when no model is given
 
     def __init__(
         self,
         api_key: str,
-        model: str,
+        model: str | None = None,
         base_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         prices: Prices | None = None,
         limiter: RateLimiter | None = None,
     ) -> None:
-        self.model = model
+        self.model = model or self.default_model
         self.prices = prices or load_prices(None)
         # Shared with every other run and process calling this model (see ratelimit.py).
         self.limiter = limiter
@@ -67,6 +68,8 @@ class OpenAIProvider:
 
 class OpenAIWriter(OpenAIProvider):
     """Writes each `WritingTask` as JSON that fits its pydantic schema, via chat completions."""
+
+    default_model = DEFAULT_MODEL
 
     def __init__(
         self,
