@@ -21,7 +21,7 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-# The scenarios that start a real dagster-daemon on PostgreSQL (they take minutes each).
+# Only the scenarios that start a real dagster-daemon on PostgreSQL (`make test` runs them too).
 test-daemon: install
 	$(BIN)/python -m pytest -m daemon
 

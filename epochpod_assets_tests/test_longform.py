@@ -28,7 +28,14 @@ from epochpod_assets.formats.continuity import (
     continuity_problems,
 )
 from epochpod_assets.formats.fitting import write_to_length
-from epochpod_assets.formats.pacing import CALIBRATION_TEXT, Pace, SpeakingRates, pace_for
+from epochpod_assets.formats.pacing import (
+    CALIBRATION_TEXT,
+    Pace,
+    SpeakingRates,
+    WritingHabits,
+    pace_for,
+    plan_words,
+)
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.providers.base import Speech, T, Usage, WritingTask
 from epochpod_assets.providers.offline import OfflineWriter
@@ -291,6 +298,57 @@ def test_an_episode_that_misses_as_a_whole_rewrites_the_fewest_parts(
     assert 0 < len(written.corrected_parts) < count, written.corrected_parts
     assert len(writer.parts_written) == count + len(written.corrected_parts)
     assert abs(written.predicted_seconds / (12 * 60) - 1) <= fitting.REWRITE_TOLERANCE
+
+
+class LongWindedWriter(SlowPartWriter):
+    """The offline writer, but every part runs `extra` long (a sentence more per line)."""
+
+    model = "long-winded"
+
+    def __init__(self, extra: float) -> None:
+        super().__init__(slow_part=0)
+        self.extra = extra
+        self.asked: list[int] = []  # words asked of each part, in the order written
+
+    def write(self, task: WritingTask[T], usage: Usage) -> T:
+        answer = super().write(task, usage)
+        if isinstance(answer, SectionScript):
+            self.asked.append(int(task.prompt.split("About ")[1].split()[0]))
+            for line in answer.lines:
+                words = line.text.split()
+                line.text = " ".join(words + words[: round(len(words) * self.extra)])
+        return answer
+
+
+def test_a_writers_habit_of_running_long_is_learned_and_asked_for_less_next_time(
+    tmp_path: Path,
+) -> None:
+    fmt = format_for("INTERVIEW")
+    request = parse_request({**INTERVIEW, "target_minutes": 12})
+    outline = fmt.outline_task(request).template()
+    store = LocalMediaStore(tmp_path)
+    habits = WritingHabits(store)
+    assert habits.remembered("offline-template", "long-winded") == 1.0  # never seen
+
+    def episode() -> tuple[LongWindedWriter, fitting.Written]:
+        writer = LongWindedWriter(extra=0.10)
+        written = write_to_length(
+            writer, CountingVoice(wpm=150), fmt, request, outline, store, Usage(),
+            seconds_between_turns=0.35, seconds_between_sections=1.0,
+        )  # fmt: skip
+        return writer, written
+
+    _, first = episode()
+    learned = habits.remembered("offline-template", "long-winded")
+    assert learned == pytest.approx(1.10, abs=0.03)  # what it wrote per word it was asked
+    second_writer, second = episode()
+    assert second.habit == learned and first.habit == 1.0
+    # The first episode put its 10 % overrun right by rewriting parts after speaking them;
+    # the second, asked for the budget divided by the habit, lands without any rewrite.
+    assert first.corrected_parts and not second.corrected_parts
+    plan = plan_words(fmt, request, second.pace)
+    assert sum(second_writer.asked) == second.budget == round(plan / learned)
+    assert abs(second.predicted_seconds / (12 * 60) - 1) <= fitting.REWRITE_TOLERANCE
 
 
 def _brief_for_test() -> SectionBrief:

@@ -129,6 +129,7 @@ def episode_script(
             "writer": f"{author.provider} / {author.model}",
             "word_count": words,
             "word_budget": written.budget,
+            "writer_words_per_word_asked": round(written.habit, 3),
             "words_per_minute": ", ".join(f"{v} {r:.0f}" for v, r in sorted(written.rates.items())),
             "predicted_minutes": round(written.predicted_seconds / 60, 2),
             "rewritten_to_length": written.rewritten,

@@ -6,7 +6,8 @@ calibration passage says neither. So for a long-form episode (see `longform.LONG
 the script stage
 
 1. plans the word budget at each voice's *remembered* rate (`pacing.SpeakingRates`; a
-   calibration passage only for a voice never heard before),
+   calibration passage only for a voice never heard before), and asks the writer for that
+   budget divided by its remembered habit of running long or short (`pacing.WritingHabits`),
 2. writes the parts of the script concurrently (`longform`) and speaks every part's lines
    through the segment cache the moment that part is written: speech, the slow and
    rate-limited half of an episode, starts seconds into the script stage instead of after it,
@@ -15,7 +16,8 @@ the script stage
    adventure, the average path) and, if it misses the target by more than
    `REWRITE_TOLERANCE`, rewrites and re-speaks only the parts that came out too long or too
    short -- the fewest that bring the episode back on length -- not the whole episode,
-4. remembers each voice's rate on everything it spoke, so the next episode plans closer.
+4. remembers each voice's rate on everything it spoke, and the writer's habit on every part it
+   wrote, so the next episode plans closer.
 
 A short episode plans at the remembered rates and speaks nothing at the script stage. A long
 format written in one call (a debate) cannot be corrected part by part: it speaks a sample of
@@ -42,7 +44,13 @@ from epochpod_assets.formats.base import (
     count_words,
 )
 from epochpod_assets.formats.longform import is_longform, join_parts, run_parallel, write_script
-from epochpod_assets.formats.pacing import Pace, SpeakingRates, pace_for, plan_words
+from epochpod_assets.formats.pacing import (
+    Pace,
+    SpeakingRates,
+    WritingHabits,
+    pace_for,
+    plan_words,
+)
 from epochpod_assets.providers.base import ProviderError, Usage, Voice, Writer
 from epochpod_assets.segments import SegmentCache
 from epochpod_assets.storage import MediaStore
@@ -69,6 +77,7 @@ class Written:
     rewritten: bool  # the whole script was written again (one-call formats only)
     corrected_parts: list[int] = field(default_factory=list)  # parts rewritten (1-based)
     spoken_lines: int = 0  # lines already in the segment cache for the audio stage
+    habit: float = 1.0  # words the writer was expected to write per word asked
 
 
 def write_to_length(
@@ -127,12 +136,14 @@ def write_to_length(
         log.warning("could not measure the voices (%s); planning at the default rate", exc)
         pace = pauses
     budget = plan_words(fmt, request, pace)
-    briefs = fmt.section_briefs(request, outline, budget)
+    habit = WritingHabits(store).remembered(writer.provider, writer.model)
+    asked = max(1, round(budget / habit))
+    briefs = fmt.section_briefs(request, outline, asked)
     if briefs:
         session = _SpeakingWriter(
-            writer, speaker, fmt, request, outline, store, usage, pace, speech_parallel
+            writer, speaker, fmt, request, outline, store, usage, pace, speech_parallel, habit
         )
-        return session.write(briefs, budget, parallel)
+        return session.write(briefs, asked, parallel)
     script = write_script(writer, fmt, request, outline, budget, usage, parallel=parallel)
     try:
         rates = measure_script(
@@ -172,10 +183,11 @@ class _SpeakingWriter:
         usage: Usage,
         pace: Pace,
         speech_parallel: int,
+        habit: float,
     ) -> None:
         self.writer, self.speaker, self.fmt = writer, speaker, fmt
         self.request, self.outline, self.store, self.usage = request, outline, store, usage
-        self.pace = pace
+        self.pace, self.habit = pace, habit
         self.cast = fmt.cast(request)
         self.cache = SegmentCache(speaker, store, usage)
         self.speech_parallel = max(1, speech_parallel)
@@ -186,12 +198,18 @@ class _SpeakingWriter:
     def write(self, briefs: list[SectionBrief], budget: int, parallel: int | None) -> Written:
         width = longform.MAX_PARALLEL_PARTS if parallel is None else parallel
         target = float(getattr(self.request, "target_minutes", 5)) * 60.0
-        # What each part was planned to last: corrections aim back at it.
-        self.planned = {b.index: b.words * 60.0 / self.pace.words_per_minute for b in briefs}
+        # What each part was planned to last (the writer is expected to write `habit` words
+        # per word asked): corrections aim back at it.
+        self.planned = {
+            b.index: b.words * self.habit * 60.0 / self.pace.words_per_minute for b in briefs
+        }
         self.corrected: set[int] = set()
+        self.first_drafts: list[tuple[int, int]] = []  # (asked, written) words per part
         with ThreadPoolExecutor(self.speech_parallel, thread_name_prefix="tts") as speech:
             written = run_parallel(lambda b: self._write_part(b, speech), briefs, width)
             briefs, parts = [b for b, _ in written], [p for _, p in written]
+            asked, wrote = (sum(column) for column in zip(*self.first_drafts, strict=True))
+            WritingHabits(self.store).learn(self.writer.provider, self.writer.model, wrote, asked)
             script = join_parts(self.fmt, self.request, self.outline, briefs, parts, budget)
             self._speak(_lines(self.fmt, self.request, self.outline, script), speech)
             listening = self._listening(script)
@@ -228,6 +246,7 @@ class _SpeakingWriter:
             rewritten=False,
             corrected_parts=sorted(i + 1 for i in self.corrected),
             spoken_lines=len(self.seconds),
+            habit=self.habit,
         )
 
     def _write_part(
@@ -238,6 +257,8 @@ class _SpeakingWriter:
         part: SectionScript = self.writer.write(
             self.fmt.section_task(self.request, self.outline, brief), self.usage
         )
+        if correct:  # a first draft: what the writer does when simply asked
+            self.first_drafts.append((brief.words, sum(count_words(x.text) for x in part.lines)))
         self._speak(part.lines, speech)
         miss = self._part_seconds(part) / self.planned[brief.index] - 1.0
         if correct and abs(miss) > longform.PART_TOLERANCE:

@@ -352,8 +352,14 @@ _OPENING_WORDS = 40
 _CLOSING_WORDS = 16
 
 
+# A chapter every ~5 minutes, as long-form podcasts are chaptered: a 30-minute interview gets
+# six. More, shorter chapters would make the outline -- written before any part can start,
+# and so on every episode's critical path -- longer without making the parts any better.
+_MINUTES_PER_SECTION = 5.0
+
+
 def _outline_sections(request: InterviewRequest) -> int:
-    return max(2, min(12, round(request.target_minutes / 2.5)))
+    return max(2, min(12, round(request.target_minutes / _MINUTES_PER_SECTION)))
 
 
 def _intro(host: str, guest: str, outline: InterviewOutline) -> list[Line]:

@@ -39,6 +39,9 @@ CALIBRATION_WORDS = count_words(CALIBRATION_TEXT)
 MEMORY_WORDS = 5_000
 # A measured rate outside this range is a broken voice or a silent answer, not a pace.
 PLAUSIBLE_WPM = (60.0, 400.0)
+# A writer's habit is trusted only this far: beyond it, the per-part checks and corrections
+# (not the plan) have to bring the script back.
+PLAUSIBLE_HABIT = (0.8, 1.25)
 
 
 @dataclass(frozen=True)
@@ -88,58 +91,68 @@ def plan_words(fmt: EpisodeFormat[Any, Any, Any], request: Any, pace: Pace) -> i
 
 
 def rate_key(provider: str, model: str, voice: str) -> str:
-    digest = hashlib.sha256("\x1f".join((provider, model, voice)).encode()).hexdigest()
-    return f"cache/pacing/{digest[:16]}.json"
+    return f"cache/pacing/{_digest(provider, model, voice)}.json"
 
 
-class SpeakingRates:
-    """Measured words per minute per (provider, model, voice), remembered in media storage."""
+def habit_key(provider: str, model: str) -> str:
+    return f"cache/writing/{_digest(provider, model)}.json"
+
+
+def _digest(*fields: str) -> str:
+    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()[:16]
+
+
+class _Memory:
+    """A ratio of two running totals kept in media storage, `MEMORY_WORDS` words deep: recent
+    measurements outweigh old ones, so it follows a voice's or a writer's style as it
+    changes. Concurrent learners may lose one update to each other, which only delays
+    convergence a little."""
+
+    names: tuple[str, str]  # the two totals' names in the stored JSON; the first is words
 
     def __init__(self, store: MediaStore) -> None:
         self.store = store
 
-    def _entry(self, provider: str, model: str, voice: str) -> tuple[float, float] | None:
+    def _totals(self, key: str) -> tuple[float, float] | None:
         try:
-            entry = json.loads(self.store.get(rate_key(provider, model, voice)))
-            words, seconds = float(entry["words"]), float(entry["seconds"])
+            entry = json.loads(self.store.get(key))
+            words, other = float(entry[self.names[0]]), float(entry[self.names[1]])
         except (KeyError, ValueError, TypeError):
             return None
-        if words <= 0 or seconds <= 0:
-            return None
-        return words, seconds
+        return (words, other) if words > 0 and other > 0 else None
+
+    def _fold(self, key: str, words: float, other: float, about: dict[str, Any]) -> float:
+        """Adds a measurement to the totals at `key`; the new words / other."""
+        old_words, old_other = self._totals(key) or (0.0, 0.0)
+        if old_words + words > MEMORY_WORDS:
+            keep = max(MEMORY_WORDS - words, 0) / old_words if old_words else 0.0
+            old_words, old_other = old_words * keep, old_other * keep
+        total_words, total_other = old_words + words, old_other + other
+        entry = {
+            **about,
+            self.names[0]: round(total_words, 1),
+            self.names[1]: round(total_other, 3),
+        }
+        self.store.put(key, json.dumps(entry).encode(), "application/json")
+        return total_words / total_other
+
+
+class SpeakingRates(_Memory):
+    """Measured words per minute per (provider, model, voice), remembered in media storage."""
+
+    names = ("words", "seconds")
 
     def remembered(self, provider: str, model: str, voice: str) -> float | None:
-        entry = self._entry(provider, model, voice)
-        if entry is None:
+        totals = self._totals(rate_key(provider, model, voice))
+        if totals is None:
             return None
-        wpm = entry[0] / entry[1] * 60.0
+        wpm = totals[0] / totals[1] * 60.0
         return wpm if PLAUSIBLE_WPM[0] <= wpm <= PLAUSIBLE_WPM[1] else None
 
     def learn(self, provider: str, model: str, voice: str, words: int, seconds: float) -> float:
-        """Fold a measurement into the remembered rate; the new rate.
-
-        The memory keeps about `MEMORY_WORDS` words: recent scripts outweigh old ones, so the
-        rate follows the writer's style as it changes. Concurrent learners may lose one
-        update to each other, which only delays convergence a little.
-        """
-        old_words, old_seconds = self._entry(provider, model, voice) or (0.0, 0.0)
-        if old_words + words > MEMORY_WORDS:
-            keep = max(MEMORY_WORDS - words, 0) / old_words if old_words else 0.0
-            old_words, old_seconds = old_words * keep, old_seconds * keep
-        total_words, total_seconds = old_words + words, old_seconds + seconds
-        wpm = total_words / total_seconds * 60.0
-        entry = {
-            "provider": provider,
-            "model": model,
-            "voice": voice,
-            "words": round(total_words, 1),
-            "seconds": round(total_seconds, 3),
-            "words_per_minute": round(wpm, 2),
-        }
-        self.store.put(
-            rate_key(provider, model, voice), json.dumps(entry).encode(), "application/json"
-        )
-        return wpm
+        """Fold a measurement into the remembered rate; the new rate."""
+        about = {"provider": provider, "model": model, "voice": voice}
+        return 60.0 * self._fold(rate_key(provider, model, voice), words, seconds, about)
 
     def measure(self, speaker: Voice, voice: str, usage: Usage) -> float:
         """The voice's rate: remembered, or measured now on the calibration passage."""
@@ -158,6 +171,25 @@ class SpeakingRates:
             )  # fmt: skip
             return float(WORDS_PER_MINUTE)
         return self.learn(speaker.provider, speaker.model, voice, CALIBRATION_WORDS, seconds)
+
+
+class WritingHabits(_Memory):
+    """Words a writer (provider, model) writes per word it is asked for, remembered in media
+    storage. Models run long or short by a steady few percent; asking for the budget divided
+    by that habit lands the script on length before any of it is spoken, instead of paying
+    to speak it and then rewriting parts."""
+
+    names = ("written", "asked")
+
+    def remembered(self, provider: str, model: str) -> float:
+        """The habit (1.0 for a writer never seen), within `PLAUSIBLE_HABIT`."""
+        totals = self._totals(habit_key(provider, model))
+        habit = totals[0] / totals[1] if totals else 1.0
+        return min(max(habit, PLAUSIBLE_HABIT[0]), PLAUSIBLE_HABIT[1])
+
+    def learn(self, provider: str, model: str, written: int, asked: int) -> float:
+        about = {"provider": provider, "model": model}
+        return self._fold(habit_key(provider, model), written, asked, about)
 
 
 def pace_for(
