@@ -10,35 +10,9 @@ and chat calls.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
-from _common import ROOT
-
-
-def main() -> int:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-s",
-            "-p",
-            "no:cacheprovider",
-            str(ROOT / "epochpod_assets_tests" / "test_reliability_crash.py"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    for line in done.stdout.splitlines():
-        if line.startswith(("crash/resume", "1 passed", "1 failed", "FAILED")):
-            print(line)
-    if done.returncode:
-        print(done.stdout[-4000:])
-    return done.returncode
-
+from _common import run_scenario
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_scenario("test_reliability_crash.py", "crash/resume"))
