@@ -1,7 +1,9 @@
 """Issue 4's "done when", measured on what `make demo` published.
 
-    make demo && EPOCHPOD_HOME=.epochpod DAGSTER_HOME=.epochpod/dagster \\
-        .venv/bin/python benchmarks/demo_audio.py
+    make demo && .venv/bin/python benchmarks/demo_audio.py
+
+It reads the folders `make demo` uses (EPOCHPOD_HOME and DAGSTER_HOME, as the Makefile sets
+them; relative paths are taken from the current directory).
 
 For every published episode and every one of its tracks (an adventure has one per node),
 measured here, independently of the pipeline's own in-line meter:
@@ -17,8 +19,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import sys
+from pathlib import Path
 
 import dagster as dg
 import mutagen.id3
@@ -29,6 +33,15 @@ from epochpod_assets.checks import episode_checks
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.resources import resources_from_env
 from epochpod_assets.storage import episode_key
+
+ROOT = Path(__file__).resolve().parent.parent
+# Where `make demo` keeps its catalog, media and Dagster instance (Dagster wants absolute paths).
+os.environ["EPOCHPOD_HOME"] = str(
+    Path(os.environ.get("EPOCHPOD_HOME", ROOT / ".epochpod")).resolve()
+)
+os.environ["DAGSTER_HOME"] = str(
+    Path(os.environ.get("DAGSTER_HOME", Path(os.environ["EPOCHPOD_HOME"]) / "dagster")).resolve()
+)
 
 VTT_CUE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d):(\d\d)\.(\d{3})$", re.M)
 
