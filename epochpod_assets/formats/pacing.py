@@ -6,6 +6,10 @@ people, but eSpeak's voices run at about 155 and every TTS model has its own pac
 voice's rate is *measured* once (a calibration passage spoken through the segment cache) and
 *remembered* in media storage, next to the cached segments, keyed by provider, model and
 voice. Every later episode with that voice plans with the remembered rate, at no cost.
+
+Writers miss too: a model asked for 200 words writes 190 or 215, and keeps doing so. Its habit
+(words written per word asked) is remembered the same way, keyed by provider and model, and a
+long-form script asks for the budget divided by it.
 """
 
 from __future__ import annotations
