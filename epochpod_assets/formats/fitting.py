@@ -208,7 +208,8 @@ class _SpeakingWriter:
         with ThreadPoolExecutor(self.speech_parallel, thread_name_prefix="tts") as speech:
             written = run_parallel(lambda b: self._write_part(b, speech), briefs, width)
             briefs, parts = [b for b, _ in written], [p for _, p in written]
-            asked, wrote = (sum(column) for column in zip(*self.first_drafts, strict=True))
+            asked = sum(words for words, _ in self.first_drafts)
+            wrote = sum(words for _, words in self.first_drafts)
             WritingHabits(self.store).learn(self.writer.provider, self.writer.model, wrote, asked)
             script = join_parts(self.fmt, self.request, self.outline, briefs, parts, budget)
             self._speak(_lines(self.fmt, self.request, self.outline, script), speech)
