@@ -85,9 +85,7 @@ def test_daemon_publishes_five_episodes_and_backfills_two(
 ) -> None:
     with extra_database(postgres_url, "catalog") as catalog_url:
         home = tmp_path / "dagster_home"
-        env = daemon_environment(home, postgres_url, catalog_url)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
+        env = daemon_environment(home, postgres_url, catalog_url, monkeypatch)
         db = Catalog(catalog_url)
         db.migrate()
         log = tmp_path / "daemon.log"
@@ -253,6 +251,7 @@ def test_daemon_leaves_failed_and_timed_out_runs_episodes_failed_with_a_reason(
             home,
             postgres_url,
             catalog_url,
+            monkeypatch,
             # The product's way to give episode runs their own maximum runtime: the sensor
             # tags each run with dagster/max_runtime, which run monitoring enforces.
             EPOCHPOD_RUN_MAX_RUNTIME_SECONDS=str(MAX_RUNTIME_SECONDS),
@@ -263,8 +262,6 @@ def test_daemon_leaves_failed_and_timed_out_runs_episodes_failed_with_a_reason(
             # Far past the maximum runtime: only run monitoring ends the hung call.
             EPOCHPOD_OPENAI_TIMEOUT="600",
         )
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
         db = Catalog(catalog_url)
         db.migrate()
         log = tmp_path / "daemon.log"

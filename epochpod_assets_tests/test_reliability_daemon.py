@@ -71,9 +71,7 @@ def test_killing_the_daemon_loses_and_duplicates_nothing(
         config_path.write_text(yaml.safe_dump(config))
         # With the pools a deployment sets up once: without them, two runs that first use a
         # pool at once can fail one of them, which would count here as a second launch.
-        env = daemon_environment(home, postgres_url, catalog_url)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
+        env = daemon_environment(home, postgres_url, catalog_url, monkeypatch)
         db = Catalog(catalog_url)
         db.migrate()
         instance = dg.DagsterInstance.get()

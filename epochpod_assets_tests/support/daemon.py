@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 import sqlalchemy as sa
 import yaml
 
@@ -74,11 +75,15 @@ def set_pool_limits(home: Path, env: Mapping[str, str], llm: int = 6, tts: int =
 
 
 def daemon_environment(
-    home: Path, postgres_url: str, catalog_url: str, **extra: str
+    home: Path,
+    postgres_url: str,
+    catalog_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    **extra: str,
 ) -> dict[str, str]:
     """A PostgreSQL-backed instance in `home` with the pools a deployment sets up once, and
     the environment a daemon test runs with (test-speed sensor and sweeper intervals, plus
-    `extra`). The caller puts the environment in place (monkeypatch.setenv)."""
+    `extra`), set in this process for the test (and returned, for the daemon)."""
     env = {
         **pg_env(postgres_url),
         "DAGSTER_HOME": str(home),
@@ -89,6 +94,8 @@ def daemon_environment(
     }
     if not (home / "dagster.yaml").exists():
         write_test_instance(home)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     set_pool_limits(home, env)
     return env
 
