@@ -1,0 +1,1 @@
+"""Historical integrity: sources, fact sheets, dates, the time guard and the claim check."""
