@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 from openai.lib._pydantic import to_strict_json_schema
 
+from epochpod_assets import settings
 from epochpod_assets.catalog.schema import episodes, generation_metrics
 from epochpod_assets.formats.adventure import AdventureFormat, tree
 from epochpod_assets.formats.base import EpisodeFormat
@@ -153,17 +153,9 @@ def _prompt_tokens(task: WritingTask[Any]) -> int:
 
 def max_episode_usd() -> float | None:
     """The cap from EPOCHPOD_MAX_EPISODE_USD; None when unset. A malformed cap is an error
-    rather than no cap: silently spending without the limit someone asked for is worse."""
-    raw = os.environ.get(BUDGET_ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        cap = float(raw)
-    except ValueError:
-        raise ValueError(f"{BUDGET_ENV} must be a number of US dollars, got {raw!r}") from None
-    if not math.isfinite(cap) or cap < 0:
-        raise ValueError(f"{BUDGET_ENV} must be a non-negative number, got {raw!r}")
-    return cap
+    (`settings.SettingsError`) rather than no cap: silently spending without the limit
+    someone asked for is worse."""
+    return settings.load().max_episode_usd
 
 
 def spent_usd(catalog: Catalog, episode_id: str) -> float:
@@ -254,7 +246,7 @@ def _planned_model(role: Literal["writer", "voice"]) -> str | None:
 def _prices(provider: Writer | Voice | None) -> Prices:
     inner = provider.inner if isinstance(provider, BudgetedWriter | BudgetedVoice) else provider
     prices = getattr(inner, "prices", None)
-    return prices if isinstance(prices, Prices) else load_prices(os.environ.get(PRICES_ENV))
+    return prices if isinstance(prices, Prices) else load_prices(settings.load().prices)
 
 
 @dataclass

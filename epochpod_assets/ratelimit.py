@@ -31,7 +31,6 @@ import contextlib
 import contextvars
 import json
 import math
-import os
 import re
 import sqlite3
 import threading
@@ -85,8 +84,11 @@ class Limit:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
-        if not self.burst_seconds >= 0:
-            raise ValueError(f"burst_seconds must not be negative, got {self.burst_seconds!r}")
+        # JSON takes Infinity and NaN; an infinite burst is no limit at all.
+        if not (math.isfinite(self.burst_seconds) and self.burst_seconds >= 0):
+            raise ValueError(
+                f"burst_seconds must be a finite number, not negative, got {self.burst_seconds!r}"
+            )
 
     @property
     def unlimited(self) -> bool:
@@ -124,7 +126,7 @@ def parse_limits(raw: str | None) -> dict[str, Limit]:
             limits[str(model)] = Limit(
                 requests_per_minute=_number(entry.get("rpm")),
                 tokens_per_minute=_number(entry.get("tpm")),
-                burst_seconds=float(entry.get("burst_seconds", 1.0)),
+                burst_seconds=_number(entry.get("burst_seconds", 1.0)) or 0.0,
             )
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{LIMITS_ENV}[{model!r}]: {exc}") from None
@@ -132,7 +134,12 @@ def parse_limits(raw: str | None) -> dict[str, Limit]:
 
 
 def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
+    # JSON numbers only: "500" and true are mistakes, not 500 and 1.
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number, got {json.dumps(value)}")
+    return float(value)
 
 
 def limit_for(limits: Mapping[str, Limit], provider: str, model: str) -> Limit:
@@ -286,7 +293,7 @@ _states_lock = threading.Lock()
 def shared_state(url: str | None = None) -> State:
     """The process-wide state for `url` (default: EPOCHPOD_RATE_LIMIT_URL, else the SQLite
     file under EPOCHPOD_HOME). `memory:` keeps buckets in this process only."""
-    url = url or os.environ.get(STATE_URL_ENV) or f"sqlite:///{_default_path()}"
+    url = url or settings.load().rate_limit_url or f"sqlite:///{_default_path()}"
     with _states_lock:
         state = _states.get(url)
         if state is None:
@@ -562,13 +569,13 @@ def limiter_for(
     `limits` is the JSON table (default: EPOCHPOD_RATE_LIMITS). The bucket key includes the
     server, so a local vLLM and OpenAI proper never share a pace.
     """
-    table = parse_limits(limits if limits is not None else os.environ.get(LIMITS_ENV))
+    table = parse_limits(limits if limits is not None else settings.load().rate_limits)
     limit = limit_for(table, provider, model)
     if limit.unlimited:
         return None
     server = (base_url or "https://api.openai.com/v1").rstrip("/")
     key = f"{provider}|{server}|{model}"
-    url = state_url or os.environ.get(STATE_URL_ENV) or f"sqlite:///{_default_path()}"
+    url = state_url or settings.load().rate_limit_url or f"sqlite:///{_default_path()}"
     with _limiters_lock:
         limiter = _limiters.get((url, key))
         if limiter is None or limiter.limit != limit:

@@ -217,32 +217,36 @@ def planned_provider(role: Literal["writer", "voice"]) -> tuple[str, str]:
 
     The budget uses it to price stages whose provider the current asset does not hold.
     """
-    has_key = bool(os.environ.get("OPENAI_API_KEY"))
+    config = settings.load()
+    has_key = config.openai_api_key is not None
     if role == "writer":
-        choice, model = _choice("EPOCHPOD_WRITER"), os.environ.get("EPOCHPOD_LLM_MODEL")
-        default = DEFAULT_LLM_MODEL
+        choice, model = config.writer, config.llm_model
     else:
-        choice, model = _choice("EPOCHPOD_VOICE"), os.environ.get("EPOCHPOD_TTS_MODEL")
-        default = DEFAULT_TTS_MODEL
-    return ("openai" if uses_openai(choice, has_key) else "offline", model or default)
+        choice, model = config.voice, config.tts_model
+    return ("openai" if uses_openai(choice, has_key) else "offline", model)
 
 
 def env(name: str) -> dg.EnvVar | None:
-    """`dg.EnvVar(name)` when the variable is set, else None (the resource's own default)."""
-    return dg.EnvVar(name) if os.environ.get(name) else None
+    """`dg.EnvVar(name)` when the variable is set, else None (the resource's own default).
+
+    Only for variables `settings` has validated: the resource then reads the same value."""
+    return dg.EnvVar(name) if os.environ.get(name, "").strip() else None
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:  # type: ignore[type-arg]
     """The resources as the environment configures them (see the README's table).
 
-    Secrets (the key) and free text (the base URL, the price table) stay `dg.EnvVar`s, so the
-    UI shows the variable's name; numbers and choices are read here, to fail early if bad.
+    Every value is checked by `settings.load()` first (a bad one raises `SettingsError`
+    naming the variable). Secrets (the key, the webhook) and free text (the base URL, the
+    price table) stay `dg.EnvVar`s, so the UI shows the variable's name; numbers and choices
+    are passed as the values settings read.
     """
+    config = settings.load()
     openai_settings: dict[str, Any] = {
         "api_key": env("OPENAI_API_KEY"),
         "base_url": env("OPENAI_BASE_URL"),
-        "timeout": _number("EPOCHPOD_OPENAI_TIMEOUT", float, DEFAULT_TIMEOUT),
-        "max_retries": _number("EPOCHPOD_OPENAI_MAX_RETRIES", int, DEFAULT_MAX_RETRIES),
+        "timeout": config.openai_timeout,
+        "max_retries": config.openai_max_retries,
         "prices": env("EPOCHPOD_PRICES"),
         "rate_limits": env("EPOCHPOD_RATE_LIMITS"),
     }
@@ -252,49 +256,24 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:  # type: ignore[
             media_dir=env("EPOCHPOD_MEDIA_DIR"),
             public_base_url=env("EPOCHPOD_PUBLIC_BASE_URL"),
             storage_url=env("EPOCHPOD_STORAGE_URL"),
-            presign_seconds=_number("EPOCHPOD_S3_PRESIGN_SECONDS", int, MAX_PRESIGN_SECONDS),
+            presign_seconds=config.s3_presign_seconds,
             s3=S3Resource(
                 endpoint_url=env("EPOCHPOD_S3_ENDPOINT_URL") or env("AWS_ENDPOINT_URL"),
                 region_name=env("EPOCHPOD_S3_REGION") or env("AWS_REGION"),
             ),
         ),
         "writer": WriterResource(
-            provider=_choice("EPOCHPOD_WRITER"),
-            model=os.environ.get("EPOCHPOD_LLM_MODEL") or DEFAULT_LLM_MODEL,
-            max_reasks=_number("EPOCHPOD_LLM_MAX_REASKS", int, 2),
+            provider=config.writer,
+            model=config.llm_model,
+            max_reasks=config.llm_max_reasks,
             **openai_settings,
         ),
         "voice": VoiceResource(
-            provider=_choice("EPOCHPOD_VOICE"),
-            model=os.environ.get("EPOCHPOD_TTS_MODEL") or DEFAULT_TTS_MODEL,
-            concurrency=_number("EPOCHPOD_TTS_CONCURRENCY", int, 8),
-            mp3_bitrate=os.environ.get("EPOCHPOD_MP3_BITRATE") or "128k",
-            audio_beds=os.environ.get("EPOCHPOD_AUDIO_BEDS", "").lower() in ("1", "true", "yes"),
+            provider=config.voice,
+            model=config.tts_model,
+            concurrency=config.tts_concurrency,
+            mp3_bitrate=config.mp3_bitrate,
+            audio_beds=config.audio_beds,
             **openai_settings,
         ),
     }
-
-
-N = TypeVar("N", int, float)
-
-
-def _number(name: str, kind: type[N], default: N) -> N:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(
-            f"{name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}"
-        ) from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {raw!r}")
-    return value
-
-
-def _choice(name: str) -> ProviderChoice:
-    value = os.environ.get(name, "auto").strip().lower() or "auto"
-    if value not in ("auto", "offline", "openai"):
-        raise ValueError(f"{name} must be auto, offline or openai, got {value!r}")
-    return value  # type: ignore[return-value]

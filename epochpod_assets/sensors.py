@@ -4,13 +4,13 @@ were cancelled, and sweep up any episode row its run left behind."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from dataclasses import dataclass
 
 import dagster as dg
 from dagster._core.storage.tags import PARTITION_NAME_TAG, RUN_KEY_TAG, WILL_RETRY_TAG
 
+from epochpod_assets import settings
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.jobs import generate_episode
 from epochpod_assets.notifications import FailureWebhookResource
@@ -19,21 +19,24 @@ from epochpod_assets.requests import FORMAT_TYPES, RequestError, parse_request
 from epochpod_assets.resources import CatalogResource
 from epochpod_assets.status import TERMINAL, Stage
 
+# The schedule of the sensors is fixed when they are defined, so it is read at import; a bad
+# value stops the code location from loading, with the variable named.
+_settings = settings.load()
 EPISODE_TAG = "epochpod/episode_id"
 FORMAT_TAG = "epochpod/format"
 # How many requests one tick takes. Bounded so a tick stays short however long the queue is.
-BATCH_SIZE = int(os.environ.get("EPOCHPOD_SENSOR_BATCH", "50"))
+BATCH_SIZE = _settings.sensor_batch
 # A request the sensor asked a run for comes back to the queue if no run has picked it up in
 # this time (the tick died after marking it, or the run could not start). The run key keeps
 # the second request from launching a second run if the first did start.
-LEASE = dt.timedelta(seconds=int(os.environ.get("EPOCHPOD_SENSOR_LEASE_SECONDS", "600")))
+LEASE = dt.timedelta(seconds=_settings.sensor_lease_seconds)
 # How often the daemon asks the queue for new requests; the floor on enqueue -> start latency.
-INTERVAL_SECONDS = int(os.environ.get("EPOCHPOD_SENSOR_INTERVAL_SECONDS", "10"))
+INTERVAL_SECONDS = _settings.sensor_interval_seconds
 # How often the sweeper reconciles episode rows with ended runs.
-SWEEP_INTERVAL_SECONDS = int(os.environ.get("EPOCHPOD_SWEEPER_INTERVAL_SECONDS", "60"))
+SWEEP_INTERVAL_SECONDS = _settings.sweeper_interval_seconds
 # Overrides the instance's run_monitoring.max_runtime_seconds for episode runs only (Dagster+
 # deployments do not own dagster.yaml). Unset: the instance default applies.
-MAX_RUNTIME_SECONDS = os.environ.get("EPOCHPOD_RUN_MAX_RUNTIME_SECONDS", "").strip()
+MAX_RUNTIME_SECONDS = _settings.run_max_runtime_seconds
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 # What the stages write when their process is interrupted; they cannot know whether by a
 # timeout or a cancel, so settling a run may overwrite it with the real reason.
@@ -48,7 +51,7 @@ def run_key(episode_id: str, attempt: int) -> str:
 def episode_run_tags(episode_id: str, episode_type: str) -> dict[str, str]:
     tags = {EPISODE_TAG: episode_id, FORMAT_TAG: episode_type}
     if MAX_RUNTIME_SECONDS:
-        tags[MAX_RUNTIME_TAG] = str(int(MAX_RUNTIME_SECONDS))
+        tags[MAX_RUNTIME_TAG] = str(MAX_RUNTIME_SECONDS)
     return tags
 
 

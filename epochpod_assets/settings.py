@@ -1,27 +1,449 @@
-"""Where things live on disk by default. Every path can be moved with an environment variable."""
+"""Every setting the pipeline reads from the environment, read and validated in one place.
+
+`load()` returns the typed `Settings` for the current environment. Whatever starts the code (the
+command line, the Dagster code location, a run worker, a test) gets the same object and the same
+checks, so a mistake is found where the process starts, not halfway through an episode. A bad
+value raises `SettingsError`: one line per variable, naming it, showing its value (secrets
+masked) and saying what is expected.
+
+To add a variable: add one field below with `var(default, "what is expected", ...)` (the
+constraint keywords of `pydantic.Field`, e.g. `ge=1`), add a `field_validator` if the check is
+more than a type and a range, and add a row to the README's environment table. The variable's
+name is `EPOCHPOD_` + the field's name in capitals unless `env=` names it.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PREFIX = "EPOCHPOD_"
+
+# Variables whose values are never shown, whole: keys, and URLs that embed a token.
+_SECRET_NAME = re.compile(r"KEY|SECRET|PASSWORD|TOKEN|CREDENTIAL|WEBHOOK", re.IGNORECASE)
+# Only the password of these is masked (the host and database help find the mistake).
+_URL_PASSWORD = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@?#]*):([^@/?#]*)@")
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used. `problems` holds one line per bad variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def var(
+    default: Any,
+    expect: str,
+    *,
+    env: str | tuple[str, ...] | None = None,
+    secret: bool = False,
+    **constraints: Any,
+) -> Any:
+    """A setting: its default, what a valid value looks like (said in every error about it),
+    and optionally its variable's name(s) when not `EPOCHPOD_<FIELD>` (the first one set wins)."""
+    alias: Any = None
+    if isinstance(env, str):
+        alias = env
+    elif env:
+        alias = AliasChoices(*env)
+    return Field(
+        default,
+        description=expect,
+        validation_alias=alias,
+        json_schema_extra={"secret": secret},
+        **constraints,
+    )
+
+
+Choice = Literal["auto", "offline", "openai"]
+Seconds = Annotated[int, Field(ge=1)]
+
+
+class Settings(BaseSettings):
+    """The environment's settings, typed. See the README's environment table for each one."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        # An empty variable is an unset one: `FOO= make demo` must not mean "FOO is ''".
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- where things live -------------------------------------------------------------------
+    home: Path = var(Path(".epochpod"), "a folder that can be created and written")
+    database_url: str | None = var(
+        None, "a database URL such as postgresql://user@host/db or sqlite:///path/catalog.db"
+    )
+    media_dir: Path | None = var(None, "a folder that can be created and written")
+    storage_url: str | None = var(None, "s3://bucket/prefix, file:///folder or a folder path")
+    s3_endpoint_url: str | None = var(
+        None,
+        "an http(s):// URL of an S3-compatible endpoint",
+        env=("EPOCHPOD_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL"),
+    )
+    s3_region: str | None = var(
+        None, "an AWS region name", env=("EPOCHPOD_S3_REGION", "AWS_REGION")
+    )
+    s3_presign_seconds: int = var(604_800, "whole seconds from 0 to 604800", ge=0, le=604_800)
+    public_base_url: str | None = var(None, "an http(s):// or file:// URL")
+    dagster_home: Path | None = var(
+        None, "an absolute folder that can be created and written", env="DAGSTER_HOME"
+    )
+
+    # --- providers ---------------------------------------------------------------------------
+    openai_api_key: SecretStr | None = var(None, "an API key", env="OPENAI_API_KEY", secret=True)
+    openai_base_url: str | None = var(
+        None, "an http(s):// URL of an OpenAI-compatible API", env="OPENAI_BASE_URL"
+    )
+    writer: Choice = var("auto", "auto, offline or openai")
+    voice: Choice = var("auto", "auto, offline or openai")
+    llm_model: str = var("gpt-4o-mini", "a chat model name")
+    tts_model: str = var("tts-1", "a speech model name")
+    openai_timeout: float = var(
+        120.0, "a number of seconds above 0", gt=0, le=86_400, allow_inf_nan=False
+    )
+    openai_max_retries: int = var(4, "a whole number from 0 to 20", ge=0, le=20)
+    llm_max_reasks: int = var(2, "a whole number from 0 to 10", ge=0, le=10)
+    prices: str | None = var(None, "a JSON price table, or the path of a JSON file holding one")
+    max_episode_usd: float | None = var(
+        None, "a non-negative number of US dollars", ge=0, allow_inf_nan=False
+    )
+    rate_limits: str | None = var(
+        None,
+        'JSON such as {"gpt-4o-mini": {"rpm": 500, "tpm": 200000}}, or a JSON file\'s path',
+    )
+    rate_limit_url: str | None = var(
+        None, "memory:, sqlite:///path or a PostgreSQL URL", secret=False
+    )
+
+    # --- audio -------------------------------------------------------------------------------
+    tts_concurrency: int = var(8, "a whole number from 1 to 64", ge=1, le=64)
+    mp3_bitrate: str = var("128k", "an MP3 bitrate at 24 kHz: 8k to 160k")
+    audio_beds: bool = var(False, "true or false")
+
+    # --- orchestration -----------------------------------------------------------------------
+    sensor_batch: int = var(50, "a whole number from 1 to 10000", ge=1, le=10_000)
+    sensor_lease_seconds: int = var(600, "whole seconds, at least 1", ge=1)
+    sensor_interval_seconds: int = var(10, "whole seconds, at least 1", ge=1)
+    sweeper_interval_seconds: int = var(60, "whole seconds, at least 1", ge=1)
+    run_max_runtime_seconds: int | None = var(None, "whole seconds, at least 1", ge=1)
+    failure_webhook_url: SecretStr | None = var(None, "an http(s):// URL", secret=True)
+    log_bucket: str | None = var(None, "an S3 bucket name")
+
+    # --- the podcast feed --------------------------------------------------------------------
+    feed_title: str | None = var(None, "text")
+    feed_description: str | None = var(None, "text")
+    feed_link: str | None = var(None, "an http(s):// URL")
+    feed_image_url: str | None = var(None, "an http(s):// URL")
+    feed_author: str | None = var(None, "text")
+    feed_owner_email: str | None = var(None, "an email address")
+    feed_category: str | None = var(None, "an Apple Podcasts category")
+    feed_language: str | None = var(None, "a language code such as en or fr-CA")
+    feed_explicit: bool = var(False, "true or false")
+
+    # --- checks beyond a type and a range ----------------------------------------------------
+
+    @field_validator("home", "media_dir", "dagster_home")
+    @classmethod
+    def _a_folder(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        path = value.expanduser().resolve()
+        if path.exists() and not path.is_dir():
+            raise ValueError("is a file, not a folder")
+        return path
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        check_database_url(value)
+        return value
+
+    @field_validator("rate_limit_url")
+    @classmethod
+    def _a_limiter_state(cls, value: str | None) -> str | None:
+        if value is None or value == "memory:" or value.startswith("sqlite:///"):
+            return value
+        check_database_url(value)
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _a_store(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.startswith("s3://"):
+            parts = urlsplit(value)
+            if not parts.netloc:
+                raise ValueError("names no bucket")
+            return value
+        if value.startswith("file://"):
+            return value
+        # "s3:/bucket" or "s3:bucket" would otherwise be a folder named "s3:" in the working
+        # directory, and every episode's audio would quietly land there.
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+:", value):
+            raise ValueError("looks like a URL but is not s3:// or file://")
+        return value
+
+    @field_validator(
+        "s3_endpoint_url", "openai_base_url", "feed_link", "feed_image_url", "public_base_url"
+    )
+    @classmethod
+    def _a_url(cls, value: str | None, info: Any) -> str | None:
+        if value is None:
+            return None
+        schemes = {"http", "https"} | ({"file"} if info.field_name == "public_base_url" else set())
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not (parts.netloc or parts.scheme == "file"):
+            raise ValueError("is not a URL of that kind")
+        return value
+
+    @field_validator("failure_webhook_url")
+    @classmethod
+    def _a_webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parts = urlsplit(value.get_secret_value())
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("is not an http(s):// URL")
+        return value
+
+    @field_validator("writer", "voice", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _limits(cls, value: str | None) -> str | None:
+        if value is not None:
+            from epochpod_assets.ratelimit import parse_limits
+
+            parse_limits(value)
+        return value
+
+    @field_validator("prices")
+    @classmethod
+    def _prices(cls, value: str | None) -> str | None:
+        if value is not None:
+            from epochpod_assets.providers.pricing import load_prices
+
+            load_prices(value)
+        return value
+
+    @field_validator("mp3_bitrate")
+    @classmethod
+    def _bitrate(cls, value: str) -> str:
+        from epochpod_assets.audio.assemble import check_bitrate
+
+        check_bitrate(value)
+        return value
+
+    # --- derived -----------------------------------------------------------------------------
+
+    @property
+    def catalog_url(self) -> str:
+        """The catalog: PostgreSQL in production, a SQLite file under EPOCHPOD_HOME by default."""
+        return self.database_url or f"sqlite:///{self.home / 'catalog.db'}"
+
+    @property
+    def media_root(self) -> Path:
+        return self.media_dir or self.home / "media"
+
+    @property
+    def dagster_root(self) -> Path:
+        return self.dagster_home or self.home / "dagster"
+
+    @property
+    def default_catalog(self) -> Path | None:
+        """The SQLite file used when no EPOCHPOD_DATABASE_URL is set, else None."""
+        return None if self.database_url else self.home / "catalog.db"
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """The environment variable a field is read from (the first, if several)."""
+        alias = cls.model_fields[field].validation_alias
+        if isinstance(alias, str):
+            return alias
+        if isinstance(alias, AliasChoices):
+            return str(alias.choices[0])
+        return PREFIX + field.upper()
+
+    @classmethod
+    def variables(cls) -> list[str]:
+        names: list[str] = []
+        for field, info in cls.model_fields.items():
+            alias = info.validation_alias
+            if isinstance(alias, AliasChoices):
+                names += [str(choice) for choice in alias.choices]
+            else:
+                names.append(cls.variable(field))
+        return names
+
+
+def check_database_url(url: str) -> None:
+    """Raise ValueError unless `url` is a database URL SQLAlchemy can use with an installed
+    driver. No connection is made: an unreachable server is a runtime failure, found on use."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise ValueError("is not a database URL") from None
+    # The web app's style of URL names no driver; the catalog uses psycopg 3 for it.
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        dialect = parsed.get_dialect()
+    except sa.exc.NoSuchModuleError:
+        raise ValueError(f"names an unknown database kind {parsed.drivername!r}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as error:
+        raise ValueError(
+            f"needs the {parsed.drivername} driver, which is not installed ({error.name})"
+        ) from None
+
+
+def mask(name: str, value: str, secret: bool = False) -> str:
+    """`value` as it may be shown in an error about `name`: secrets hidden, URL passwords
+    masked, control characters escaped, and cut to a readable length."""
+    if secret or _SECRET_NAME.search(name):
+        return "'***'"
+    value = _URL_PASSWORD.sub(r"\1:***@", value)
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:76] + "...'"
+
+
+def _field(loc: str) -> str:
+    """The field an error's location names: the field itself, or one of its variables."""
+    if loc in Settings.model_fields:
+        return loc
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        if any(str(choice).upper() == loc.upper() for choice in choices if choice):
+            return field
+    return loc
+
+
+def _problem(error: dict[str, Any], environ: dict[str, str]) -> str:
+    field = _field(str(error["loc"][0])) if error["loc"] else ""
+    info: FieldInfo | None = Settings.model_fields.get(field)
+    name = _set_variable(field, environ) if info else field
+    extra = info.json_schema_extra if info and isinstance(info.json_schema_extra, dict) else {}
+    raw = environ.get(name, error.get("input"))
+    shown = mask(name, raw if isinstance(raw, str) else str(raw), bool(extra.get("secret")))
+    expect = info.description if info else None
+    reason = ""
+    if error["type"] == "value_error":
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        # Checks shared with other callers name the variable themselves; it is named already.
+        reason = re.sub(rf"^{name}:? ", "", reason) + "; "
+    return f"{name}={shown}: {reason}expected {expect}"
+
+
+def _set_variable(field: str, environ: dict[str, str]) -> str:
+    """The variable a bad value came from: of several names, the one that is set."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        for choice in alias.choices:
+            if str(choice) in environ:
+                return str(choice)
+    return Settings.variable(field)
+
+
+def _relevant(environ: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    names = {n.upper() for n in Settings.variables()}
+    return tuple(sorted((k, v) for k, v in environ.items() if k.upper() in names))
+
+
+_cache: tuple[tuple[Any, ...], Settings] | None = None
+
+
+def load() -> Settings:
+    """The settings of the current environment, validated; raises `SettingsError`.
+
+    Read once per process and environment: a process reads the same object every time, and a
+    test (or a command) that changes a variable or the working directory gets a fresh read.
+    """
+    global _cache
+    environ = dict(os.environ)
+    key = (_relevant(environ), os.getcwd())
+    if _cache is not None and _cache[0] == key:
+        return _cache[1]
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise SettingsError([_problem(dict(e), environ) for e in error.errors()]) from None
+    _cache = (key, settings)
+    return settings
+
+
+def reload() -> Settings:
+    """Forget the cached settings and read the environment again."""
+    global _cache
+    _cache = None
+    return load()
+
+
+def ensure_folder(path: Path, variable: str) -> Path:
+    """Create `path` (a folder a variable points at, or under) and check it can be written;
+    raise `SettingsError` naming the variable, not an OSError naming only the path."""
+    value = os.environ.get(variable, str(path))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise SettingsError(
+            [
+                f"{variable}={mask(variable, value)}: cannot create {path} ({reason}); "
+                "expected a folder that can be created and written"
+            ]
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise SettingsError(
+            [
+                f"{variable}={mask(variable, value)}: {path} is not writable; "
+                "expected a folder that can be created and written"
+            ]
+        )
+    return path
+
+
+# --- the paths most code asks for ------------------------------------------------------------
 
 
 def epochpod_home() -> Path:
     """Root of everything the pipeline keeps locally: catalog, media, Dagster instance."""
-    return Path(os.environ.get("EPOCHPOD_HOME", ".epochpod")).resolve()
+    return load().home
 
 
 def database_url() -> str:
     """The catalog: PostgreSQL in production, a SQLite file under EPOCHPOD_HOME by default."""
-    url = os.environ.get("EPOCHPOD_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{epochpod_home() / 'catalog.db'}"
+    return load().catalog_url
 
 
 def media_root() -> Path:
-    return Path(os.environ.get("EPOCHPOD_MEDIA_DIR", str(epochpod_home() / "media"))).resolve()
+    return load().media_root
 
 
 def dagster_home() -> Path:
-    return Path(os.environ.get("DAGSTER_HOME", str(epochpod_home() / "dagster"))).resolve()
+    return load().dagster_root

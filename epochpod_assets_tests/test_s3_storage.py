@@ -130,7 +130,7 @@ def test_presign_longer_than_sigv4_allows_is_refused(
     s3_media: S3Endpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EPOCHPOD_S3_PRESIGN_SECONDS", str(8 * 24 * 3600))
-    with pytest.raises(ValueError, match="presign_seconds"):
+    with pytest.raises(ValueError, match="EPOCHPOD_S3_PRESIGN_SECONDS='691200'"):
         _media().get()
 
 

@@ -9,7 +9,6 @@ import datetime as dt
 import email.utils
 import html
 import json
-import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
+from epochpod_assets import settings
 from epochpod_assets.assets.episodes import published_episode
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.catalog.schema import adventure_details, episodes
@@ -79,23 +79,19 @@ class ChannelSettings:
 
     @classmethod
     def from_env(cls) -> "ChannelSettings":
-        def text(name: str) -> str | None:
-            return os.environ.get(f"EPOCHPOD_FEED_{name}", "").strip() or None
-
+        """The channel as EPOCHPOD_FEED_* set it (a bad value raises `settings.SettingsError`)."""
+        config = settings.load()
         defaults = cls()
-        explicit = (text("EXPLICIT") or "false").lower()
-        if explicit not in ("true", "false", "yes", "no"):
-            raise ValueError(f"EPOCHPOD_FEED_EXPLICIT must be true or false, got {explicit!r}")
         return cls(
-            title=text("TITLE") or defaults.title,
-            description=text("DESCRIPTION") or defaults.description,
-            link=text("LINK"),
-            image_url=text("IMAGE_URL"),
-            author=text("AUTHOR") or defaults.author,
-            owner_email=text("OWNER_EMAIL"),
-            category=text("CATEGORY") or defaults.category,
-            language=text("LANGUAGE") or defaults.language,
-            explicit=explicit in ("true", "yes"),
+            title=config.feed_title or defaults.title,
+            description=config.feed_description or defaults.description,
+            link=config.feed_link,
+            image_url=config.feed_image_url,
+            author=config.feed_author or defaults.author,
+            owner_email=config.feed_owner_email,
+            category=config.feed_category or defaults.category,
+            language=config.feed_language or defaults.language,
+            explicit=config.feed_explicit,
         )
 
 
