@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
-from openai.lib._pydantic import to_strict_json_schema
 
 from epochpod_assets import settings
 from epochpod_assets.catalog.schema import episodes, generation_metrics
@@ -147,7 +146,7 @@ def estimate_episode(
 
 def _prompt_tokens(task: WritingTask[Any]) -> int:
     # Structured outputs send the JSON schema with every call, and it is billed as input.
-    schema = json.dumps(to_strict_json_schema(task.schema))
+    schema = json.dumps(task.response_schema())
     return math.ceil((len(task.instructions) + len(task.prompt) + len(schema)) / CHARS_PER_TOKEN)
 
 

@@ -154,6 +154,7 @@ class WriterResource(_OpenAIProviderResource):
         prices = self._prices()
         inner: Writer
         if self._uses_openai("writer"):
+            from epochpod_assets.providers.capabilities import memory_for
             from epochpod_assets.providers.openai_writer import OpenAIWriter
 
             inner = OpenAIWriter(
@@ -164,6 +165,8 @@ class WriterResource(_OpenAIProviderResource):
                 max_retries=self.max_retries,
                 max_reasks=self.max_reasks,
                 prices=prices,
+                # What this server and model take as response_format, shared by every run.
+                memory=memory_for(settings.epochpod_home()),
                 limiter=limiter_for(
                     "openai", self.model, base_url=self.base_url, limits=self.rate_limits
                 ),

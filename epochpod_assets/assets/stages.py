@@ -15,7 +15,7 @@ from dagster._core.errors import DagsterExecutionInterruptedError
 
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.formats import EpisodeFormat, format_for
-from epochpod_assets.providers.base import ProviderError, Usage
+from epochpod_assets.providers.base import REASK_KINDS, ProviderError, Usage
 from epochpod_assets.requests import FORMAT_TYPES, RequestError, parse_request
 from epochpod_assets.status import Stage
 
@@ -127,4 +127,15 @@ def usage_metadata(usage: Usage) -> dict[str, dg.MetadataValue]:
         "tts_calls": dg.MetadataValue.int(usage.tts_calls),
         "tts_characters": dg.MetadataValue.int(usage.tts_characters),
         "estimated_usd": dg.MetadataValue.float(round(usage.usd, 6)),
+        # Answers the writer sent back, by reason: "structure" is what the per-request schema
+        # should make impossible; the rest are checks a schema cannot express.
+        **{
+            f"reasks_{kind}": dg.MetadataValue.int(usage.reasks.get(kind, 0))
+            for kind in REASK_KINDS
+        },
+        **(
+            {"structured_output": dg.MetadataValue.text(usage.structured_output)}
+            if usage.structured_output
+            else {}
+        ),
     }

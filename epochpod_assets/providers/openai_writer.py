@@ -7,7 +7,10 @@ Failure policy
   itself (`max_retries`): exponential backoff with jitter, honouring Retry-After.
 - Permanent errors (400, 401, 403, 404, content policy) fail at once.
 - An answer that is not valid JSON, does not fit the schema, or fails `task.check` is re-asked
-  up to `max_reasks` times, with the reason appended to the conversation.
+  up to `max_reasks` times, with the reason appended to the conversation; each re-ask is
+  counted by reason (`Usage.reasks`: structure, length, continuity, cast).
+- A server that answers that the response format is unsupported gets JSON mode, then plain
+  text, with the schema in the prompt (see `capabilities`); answers are checked the same way.
 - A refusal fails at once: asking again rarely changes the model's mind and costs money.
 Every answer that carried usage is billed into `Usage`, including rejected ones.
 Error messages never contain the API key, even when a server echoes it back.
@@ -16,16 +19,26 @@ Error messages never contain the API key, even when a server echoes it back.
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import jsonschema
 import openai
 import pydantic
-from openai.lib._pydantic import to_strict_json_schema
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
-from epochpod_assets.providers.base import ProviderError, T, Usage, WritingTask
+from epochpod_assets.providers.base import (
+    ProviderError,
+    StructureRejected,
+    T,
+    Usage,
+    WritingTask,
+    rejection_kind,
+)
+from epochpod_assets.providers.capabilities import Mode, StructuredOutputMemory
 from epochpod_assets.providers.pricing import Prices, load_prices
 from epochpod_assets.ratelimit import RateLimiter, Reservation
 
@@ -67,7 +80,12 @@ class OpenAIProvider:
 
 
 class OpenAIWriter(OpenAIProvider):
-    """Writes each `WritingTask` as JSON that fits its pydantic schema, via chat completions."""
+    """Writes each `WritingTask` as JSON that fits its per-request schema, via chat completions.
+
+    With a server that refuses `json_schema` (or `response_format` altogether) it steps down
+    to JSON mode and then to plain text, with the schema in the prompt, once per server and
+    model (see `capabilities`), and checks the answer against the schema itself.
+    """
 
     default_model = DEFAULT_MODEL
 
@@ -81,24 +99,30 @@ class OpenAIWriter(OpenAIProvider):
         max_reasks: int = DEFAULT_MAX_REASKS,
         prices: Prices | None = None,
         limiter: RateLimiter | None = None,
+        memory: StructuredOutputMemory | None = None,
     ) -> None:
         super().__init__(api_key, model, base_url, timeout, max_retries, prices, limiter)
         self.max_reasks = max_reasks
+        self.base_url = base_url
+        self.memory = memory or StructuredOutputMemory(None)
 
     def write(self, task: WritingTask[T], usage: Usage) -> T:
-        messages: list[ChatCompletionMessageParam] = [
+        schema = task.response_schema()
+        validator = _validator(schema)
+        conversation: list[ChatCompletionMessageParam] = [
             {"role": "system", "content": task.instructions},
             {"role": "user", "content": task.prompt},
         ]
-        response_format = _response_format(task)
         reason = ""
-        for _attempt in range(self.max_reasks + 1):
-            content = self._complete(task, messages, response_format, usage)
+        for attempt in range(self.max_reasks + 1):
+            content, mode = self._complete(task, schema, conversation, usage)
             try:
-                return _accept(task, content)
+                return _accept(task, validator, content, mode)
             except ValueError as exc:  # pydantic.ValidationError is a ValueError
                 reason = _reason(exc)
-            messages += [
+                if attempt < self.max_reasks:
+                    usage.add_reask(rejection_kind(exc))
+            conversation += [
                 {"role": "assistant", "content": content},
                 {"role": "user", "content": _reask_prompt(task, reason)},
             ]
@@ -110,22 +134,19 @@ class OpenAIWriter(OpenAIProvider):
     def _complete(
         self,
         task: WritingTask[T],
-        messages: list[ChatCompletionMessageParam],
-        response_format: ResponseFormatJSONSchema,
+        schema: dict[str, Any],
+        conversation: list[ChatCompletionMessageParam],
         usage: Usage,
-    ) -> str:
-        """One chat completion (with the client's transient retries); its content."""
-        with _expecting(self.limiter) as reservation:
-            completion = call_openai(
-                lambda: self._client.chat.completions.create(
-                    model=self.model, messages=messages, response_format=response_format
-                ),
-                doing=f"writing {task.name}",
-                api_key=self._api_key,
-            )
-        if self.limiter is not None and reservation is not None and completion.usage:
-            # Tokens were reserved on a guess; the shared pace needs what was really used.
-            self.limiter.settle(reservation, completion.usage.total_tokens)
+    ) -> tuple[str, Mode]:
+        """One answered chat completion, in the best mode the server takes; (content, mode)."""
+        mode = self.memory.mode(self.base_url, self.model)
+        while True:
+            try:
+                completion = self._create(task, _wire(task, schema, conversation, mode))
+                break
+            except _Unsupported as refused:
+                mode = self.memory.step_down(self.base_url, self.model, mode, refused.reason)
+        usage.structured_output = mode
         self._bill(completion, usage)
         if not completion.choices:
             raise ProviderError(f"{self.model} returned no answer for {task.name}")
@@ -134,7 +155,33 @@ class OpenAIWriter(OpenAIProvider):
             raise ProviderError(f"the model refused to write {task.name}: {choice.message.refusal}")
         if choice.finish_reason == "content_filter":
             raise ProviderError(f"the content filter stopped {task.name}")
-        return choice.message.content or ""
+        return choice.message.content or "", mode
+
+    def _create(self, task: WritingTask[Any], request: dict[str, Any]) -> ChatCompletion:
+        """One chat completion (with the client's transient retries)."""
+
+        def create() -> ChatCompletion:
+            try:
+                completion: ChatCompletion = self._client.chat.completions.create(
+                    model=self.model, **request
+                )
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                reason = _unsupported_format(exc)
+                if reason is None:
+                    raise
+                unsupported = _Unsupported(redact(reason, self._api_key))
+            else:
+                return completion
+            # Outside the except block: the openai error (whose body may echo the key) must
+            # not ride along as __context__.
+            raise unsupported
+
+        with _expecting(self.limiter) as reservation:
+            completion = call_openai(create, doing=f"writing {task.name}", api_key=self._api_key)
+        if self.limiter is not None and reservation is not None and completion.usage:
+            # Tokens were reserved on a guess; the shared pace needs what was really used.
+            self.limiter.settle(reservation, completion.usage.total_tokens)
+        return completion
 
     def _bill(self, completion: ChatCompletion, usage: Usage) -> None:
         if completion.usage is None:  # some compatible servers omit it; nothing to bill
@@ -142,6 +189,32 @@ class OpenAIWriter(OpenAIProvider):
         prompt = completion.usage.prompt_tokens
         answer = completion.usage.completion_tokens
         usage.add_llm(prompt, answer, self.prices.llm_usd(self.model, prompt, answer))
+
+
+class _Unsupported(Exception):
+    """The server refused the response format (not an answer: nothing was billed)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# A 400 or 422 that names the response format and says it is not supported, as OpenAI-
+# compatible servers without structured outputs answer ("response_format json_schema is not
+# supported", "Unrecognized request argument supplied: response_format", "extra_forbidden").
+_FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|structured output", re.I)
+_REFUSAL_WORDS = re.compile(
+    r"not supported|unsupported|unrecognized|not permitted|not allowed|unknown|invalid|"
+    r"extra(_forbidden| inputs)|not implemented",
+    re.I,
+)
+
+
+def _unsupported_format(exc: openai.APIStatusError) -> str | None:
+    message = _server_message(exc)
+    if _FORMAT_WORDS.search(message) and _REFUSAL_WORDS.search(message):
+        return message[:300]
+    return None
 
 
 def make_client(
@@ -220,25 +293,108 @@ def _server_message(exc: openai.APIStatusError) -> str:
     return exc.message
 
 
-def _response_format(task: WritingTask[Any]) -> ResponseFormatJSONSchema:
-    # An explicit json_schema rather than `chat.completions.parse()`: parse() raises on an
-    # invalid answer before handing back the completion, and its usage would go unbilled.
-    return {
-        "type": "json_schema",
-        "json_schema": {
-            "name": task.schema.__name__,
-            "schema": to_strict_json_schema(task.schema),
-            "strict": True,
-        },
-    }
+def _wire(
+    task: WritingTask[Any],
+    schema: dict[str, Any],
+    conversation: list[ChatCompletionMessageParam],
+    mode: Mode,
+) -> dict[str, Any]:
+    """The request's messages and response format for `mode`."""
+    if mode == "json_schema":
+        # An explicit json_schema rather than `chat.completions.parse()`: parse() raises on an
+        # invalid answer before handing back the completion, and its usage would go unbilled.
+        response_format: ResponseFormatJSONSchema = {
+            "type": "json_schema",
+            "json_schema": {"name": _schema_name(task), "schema": schema, "strict": True},
+        }
+        return {"messages": conversation, "response_format": response_format}
+    # The schema in the prompt: the one thing a model without structured outputs can follow.
+    system = conversation[0]
+    instructions = (
+        f"{system.get('content', '')}\n\n"
+        "Answer with one JSON object, and nothing else, that fits this JSON schema "
+        "(every property is required; no other properties):\n"
+        f"```json\n{json.dumps(schema, separators=(',', ':'))}\n```"
+    )
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "system", "content": instructions},
+        *conversation[1:],
+    ]
+    if mode == "json_object":
+        return {"messages": messages, "response_format": {"type": "json_object"}}
+    return {"messages": messages}
 
 
-def _accept(task: WritingTask[T], content: str) -> T:
-    """The parsed, checked answer; ValueError with the reason if it is not acceptable."""
-    answer = task.schema.model_validate_json(content)
+def _schema_name(task: WritingTask[Any]) -> str:
+    # OpenAI allows [a-zA-Z0-9_-]{1,64}; the fake server and tests key answers on it.
+    return task.schema.__name__
+
+
+def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema)
+
+
+def _accept(
+    task: WritingTask[T], validator: jsonschema.protocols.Validator, content: str, mode: Mode
+) -> T:
+    """The parsed, checked answer; ValueError with the reason if it is not acceptable.
+
+    The schema is checked here too, not only by the server: a server in JSON or text mode
+    does not enforce it, and one that claims `json_schema` may ignore keywords it lacks."""
+    data = extract_json(content) if mode == "text" else _loads(content)
+    problem = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if problem is not None:
+        where = ".".join(str(part) for part in problem.absolute_path) or "answer"
+        raise StructureRejected(f"{where}: {_schema_problem(problem)}")
+    answer = task.parse(data)
     if task.check is not None:
         task.check(answer)
     return answer
+
+
+def _schema_problem(error: jsonschema.exceptions.ValidationError) -> str:
+    """What is wrong, in the words a model (and a person reading the UI) acts on."""
+    bound, value = error.validator_value, error.instance
+    size = len(value) if isinstance(value, list | str | dict) else None
+    messages = {
+        "minItems": f"needs at least {bound} items, has {size}",
+        "maxItems": f"may have at most {bound} items, has {size}",
+        "minLength": f"needs at least {bound} characters, has {size}",
+        "maxLength": f"may have at most {bound} characters, has {size}",
+        "enum": f"must be one of {bound!r}, got {value!r}",
+        "const": f"must be {bound!r}, got {value!r}",
+    }
+    return messages.get(str(error.validator), error.message)[:300]
+
+
+def _loads(content: str) -> Any:
+    try:
+        return json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise StructureRejected(f"Invalid JSON: {exc.msg} at character {exc.pos}") from None
+
+
+_FENCED = re.compile(r"```(?:json)?\s*\n(.*?)```", re.S | re.I)
+
+
+def extract_json(text: str) -> Any:
+    """The JSON object in a plain-text answer: the whole answer, a fenced block, or the first
+    object in the prose. StructureRejected when there is none."""
+    candidates = [text.strip(), *(block.strip() for block in _FENCED.findall(text))]
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+    decoder = json.JSONDecoder()
+    for start in (i for i, char in enumerate(text) if char == "{"):
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            continue
+        return value
+    raise StructureRejected("the answer holds no JSON object")
 
 
 def _reason(exc: ValueError) -> str:
@@ -260,4 +416,11 @@ def _reask_prompt(task: WritingTask[Any], reason: str) -> str:
     )
 
 
-__all__ = ["OpenAIWriter", "call_openai", "make_client", "provider_error", "redact"]
+__all__ = [
+    "OpenAIWriter",
+    "call_openai",
+    "extract_json",
+    "make_client",
+    "provider_error",
+    "redact",
+]

@@ -34,6 +34,14 @@ any endpoint:
     "slow"                      Faults.spike_seconds of extra latency, then a normal answer
 "malformed" and "refusal" make no sense for speech; there they answer normally, uncounted.
 
+Servers that are not OpenAI (see support/schema_only.py for a model that follows only the schema)
+    refuse="json_schema"       chat: 400 "response_format json_schema is not supported" for a
+                               json_schema response_format, as vLLM, Ollama and llama.cpp
+                               servers without structured outputs answer; json_object passes
+    refuse="response_format"   chat: 400 for any response_format (plain text only)
+    voices=(...)               speech: the voice names this server knows (default OpenAI's)
+Refusals are counted in stats().statuses[400] and stats().faults["refused_<kind>"], unbilled.
+
 Optional realism, off by default (for benchmarks and rate-limit tests)
     latency_model=LatencyModel(...)  chat: first-token delay + completion tokens / tokens per
                                      second; speech: base delay + seconds per input character
@@ -61,11 +69,11 @@ import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from epochpod_assets.voices import VOICES
 
@@ -226,8 +234,12 @@ class FakeOpenAI:
         samples_per_char: int = 1_600,
         latency_model: LatencyModel | None = None,
         limits: Mapping[str, ServerLimit] | None = None,
+        refuse: Literal["json_schema", "response_format"] | None = None,
+        voices: Sequence[str] = VOICES,
     ) -> None:
         self.api_key = api_key
+        self.refuse = refuse
+        self.voices = tuple(voices)
         self.latency_model = latency_model
         self.limits = dict(limits or {})
         self._buckets: dict[tuple[str, str], _Bucket] = {}
@@ -486,6 +498,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(400, message, "content_policy_violation")
         elif _is_status(fault):
             self._send_error(int(fault), f"Injected fault: HTTP {fault}")
+        elif endpoint == CHAT and (refused := self._refused(body)):
+            self.fake._record_fault(f"refused_{self.fake.refuse}")
+            self._send_error(400, refused)
         elif endpoint == CHAT:
             self._answer_chat(body, fault)
         else:
@@ -501,6 +516,16 @@ class _Handler(BaseHTTPRequestHandler):
         return f"Incorrect API key provided: {given}."
 
     # -- chat ------------------------------------------------------------------------------
+
+    def _refused(self, body: dict[str, Any]) -> str | None:
+        """The 400 message of a server without structured outputs, if it refuses this body."""
+        fmt = body.get("response_format")
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        if self.fake.refuse == "json_schema" and kind == "json_schema":
+            return "response_format json_schema is not supported"
+        if self.fake.refuse == "response_format" and fmt is not None:
+            return "response_format is not supported by this server"
+        return None
 
     def _answer_chat(self, body: dict[str, Any], fault: str) -> None:
         messages = body.get("messages")
@@ -552,7 +577,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- speech ----------------------------------------------------------------------------
 
     def _answer_speech(self, body: dict[str, Any]) -> None:
-        problem = _speech_problem(body)
+        problem = _speech_problem(body, self.fake.voices)
         if problem:
             self._send_error(400, problem)
             return
@@ -773,13 +798,13 @@ def _message_text(message: Any) -> str:
 # -- speech helpers --------------------------------------------------------------------------
 
 
-def _speech_problem(body: Mapping[str, Any]) -> str | None:
+def _speech_problem(body: Mapping[str, Any], voices: Sequence[str] = VOICES) -> str | None:
     text, model, voice = body.get("input"), body.get("model"), body.get("voice")
     if not isinstance(text, str) or not isinstance(model, str) or not isinstance(voice, str):
         return "'model', 'voice' and 'input' are required strings."
     if len(text) > SPEECH_MAX_CHARS:
         return f"'input' is {len(text)} characters; the maximum is {SPEECH_MAX_CHARS}."
-    if voice not in VOICES:
+    if voice not in voices:
         return f"Unknown voice {voice!r}."
     if body.get("instructions") is not None and model in ("tts-1", "tts-1-hd"):
         return f"'instructions' is not supported by {model}."
