@@ -1,0 +1,1 @@
+"""What the voice is sent: the speech normalizer and the pronunciation lexicon."""
