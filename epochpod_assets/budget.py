@@ -22,7 +22,7 @@ import logging
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
@@ -175,6 +175,38 @@ def spent_usd(catalog: Catalog, episode_id: str) -> float:
     )
 
 
+def spoken_characters(catalog: Catalog, episode_id: str) -> int:
+    """Characters already voiced for this episode's current generation (speech spoken ahead
+    by a long-form script stage, or a failed audio attempt): the segment cache holds them."""
+    with catalog.engine.connect() as conn:
+        started = conn.execute(
+            sa.select(episodes.c.generation_started_at).where(episodes.c.id == episode_id)
+        ).scalar_one_or_none()
+        rows = conn.execute(
+            sa.select(generation_metrics.c.created_at, generation_metrics.c.tts_characters).where(
+                generation_metrics.c.episode_id == episode_id
+            )
+        ).all()
+    return sum(
+        int(chars or 0)
+        for created, chars in rows
+        if started is None or _naive(created) >= _naive(started)
+    )
+
+
+def _less_spoken(estimate: EpisodeEstimate, spoken: int, prices: Prices) -> EpisodeEstimate:
+    """The estimate with the audio stage's speech reduced by what is already spoken."""
+    if spoken <= 0:
+        return estimate
+    stages = []
+    for stage in estimate.stages:
+        if stage.stage == "audio" and stage.model:
+            left = max(0, stage.tts_characters - spoken)
+            stage = replace(stage, tts_characters=left, usd=prices.tts_usd(stage.model, left))
+        stages.append(stage)
+    return replace(estimate, stages=tuple(stages))
+
+
 def _naive(moment: Any) -> Any:
     # SQLite hands timestamps back without a zone, PostgreSQL with one; both are UTC.
     return moment.replace(tzinfo=None) if moment is not None else moment
@@ -194,13 +226,19 @@ def check_budget(
     *,
     writer: Writer | None = None,
     voice: Voice | None = None,
+    speaks_ahead: bool = False,
 ) -> EpisodeEstimate:
     """Stop `stage` before it spends anything if the episode would go over its cap.
 
-    Call it first thing inside `episode_stage`, with the provider the stage will use; the
+    Call it first thing inside `episode_stage`, with the providers the stage will use; the
     provider for later stages is the one the environment configures. Raises BudgetExceeded
-    (the episode then becomes FAILED with the message); otherwise arms the stage's provider so
+    (the episode then becomes FAILED with the message); otherwise arms the stage's providers so
     a call that would exceed what is left is refused too. Returns the estimate.
+
+    `speaks_ahead`: this (script) stage speaks the episode while writing it (long-form), so the
+    audio stage's speech is spent here and the allowance does not hold it back for later.
+    Speech already spoken in this generation counts against the audio estimate, which is why
+    the audio stage of such an episode is not refused for speech it will find cached.
     """
     name = _STAGE_NAMES[stage]
     estimate = estimate_episode(
@@ -214,6 +252,7 @@ def check_budget(
     if cap is None:
         return estimate
     spent = spent_usd(catalog, run.episode.id)
+    estimate = _less_spoken(estimate, spoken_characters(catalog, run.episode.id), _prices(voice))
     ahead = estimate.from_stage(name)
     needed = sum(s.usd for s in ahead)
     if spent + needed > cap:
@@ -222,7 +261,7 @@ def check_budget(
             f"(${spent:.4f} spent so far; still to come: {estimate.describe(ahead)}), "
             f"more than {BUDGET_ENV}=${cap:.4f}; stopped before the {name} spent anything"
         )
-    later = sum(s.usd for s in ahead[1:])
+    later = sum(s.usd for s in ahead[1:] if not (speaks_ahead and s.stage == "audio"))
     guard = Allowance(stage=name, usd=cap - spent - later, cap=cap)
     for provider in (writer, voice):
         if isinstance(provider, BudgetedWriter | BudgetedVoice):

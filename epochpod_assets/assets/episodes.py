@@ -21,6 +21,7 @@ from epochpod_assets.formats.base import (
 )
 from epochpod_assets.formats.continuity import continuity_check_result, continuity_check_spec
 from epochpod_assets.formats.fitting import write_to_length
+from epochpod_assets.formats.longform import is_longform
 from epochpod_assets.partitions import episodes_partitions
 from epochpod_assets.rendering import PAUSE_BETWEEN_SECTIONS, PAUSE_BETWEEN_TURNS, render_tracks
 from epochpod_assets.resources import CatalogResource, MediaResource, VoiceResource, WriterResource
@@ -97,10 +98,19 @@ def episode_script(
     cast's measured speaking rate. A short script is checked before any audio is paid for; a
     long one is written section by section, in parallel, and each part is spoken as soon as it
     has passed its own checks, so the parts that miss their length can be rewritten."""
-    db, store, author = catalog.get(), media.get(), writer.get()
+    db, store, author, speaker = catalog.get(), media.get(), writer.get(), voice.get()
     with episode_stage(context, db, Stage.GENERATING_SCRIPT, "script") as stage:
-        check_budget(stage, db, Stage.GENERATING_SCRIPT, writer=author)
         episode = stage.episode
+        # A long script is spoken as it is written: the voice is armed with the same cap as
+        # the writer, and the allowance does not hold the audio stage's speech back for later.
+        check_budget(
+            stage,
+            db,
+            Stage.GENERATING_SCRIPT,
+            writer=author,
+            voice=speaker,
+            speaks_ahead=is_longform(episode.request),
+        )
         fmt = episode.format
         outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
         # Planned at the voices' remembered rates. A long episode is spoken part by part as
@@ -108,7 +118,7 @@ def episode_script(
         # their length are rewritten (formats/fitting.py).
         written = write_to_length(
             author,
-            voice.get(),
+            speaker,
             fmt,
             episode.request,
             outline,
