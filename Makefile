@@ -26,8 +26,7 @@ test-daemon: install
 	$(BIN)/python -m pytest -m daemon
 
 ui: install
-	mkdir -p $(DAGSTER_HOME)
-	test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -c 'from epochpod_assets.worker import write_local_instance; write_local_instance()'
 	# Started from DAGSTER_HOME so the production dagster.yaml in this folder is not in the way.
 	cd $(DAGSTER_HOME) && $(CURDIR)/$(BIN)/dagster dev -w $(CURDIR)/workspace.yaml
 

@@ -8,7 +8,7 @@ import dagster as dg
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from epochpod_assets.catalog import Catalog
-from epochpod_assets.sensors import EPISODE_TAG
+from epochpod_assets.run_tags import EPISODE_TAG
 from epochpod_assets.status import TERMINAL, Stage
 
 REASON = "cancelled by an operator"

@@ -198,7 +198,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from epochpod_assets.definitions import defs
-    from epochpod_assets.worker import dagster_instance, work_queue
+    from epochpod_assets.worker import dagster_instance, feed_location, work_queue
 
     open_catalog()  # migrate before the first tick
     report = work_queue(
@@ -207,8 +207,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         watch=args.watch,
         poll_seconds=args.poll_seconds,
         on_run=lambda episode_id, key: print(f"running {episode_id} (run key {key})", flush=True),
+        reports=True,
     )
     print(f"{len(report.launched)} run(s), {len(report.failed)} failed")
+    if len(report.launched) > len(report.failed):
+        print(f"feed: {feed_location(defs)}")
     return 1 if report.failed else 0
 
 

@@ -11,7 +11,7 @@ from epochpod_assets.assets.episodes import (
 )
 from epochpod_assets.assets.feed import podcast_feed, publication_reports
 from epochpod_assets.checks import episode_checks
-from epochpod_assets.jobs import generate_episode, request_episode
+from epochpod_assets.jobs import executor, generate_episode, request_episode
 from epochpod_assets.notifications import FailureWebhookResource
 from epochpod_assets.resources import env, resources_from_env
 from epochpod_assets.sensors import episode_requests, episode_run_failures, episode_run_sweeper
@@ -27,6 +27,8 @@ defs = dg.Definitions(
     ],
     asset_checks=episode_checks,
     jobs=[generate_episode, request_episode],
+    # One executor for every job, the ones Dagster builds for UI launches and backfills too.
+    executor=executor(),
     sensors=[episode_requests, episode_run_failures, episode_run_sweeper, publication_reports],
     resources={
         **resources_from_env(),

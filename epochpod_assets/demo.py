@@ -42,7 +42,7 @@ DEMO_REQUESTS = [
 
 def run_demo() -> int:
     from epochpod_assets.definitions import defs
-    from epochpod_assets.worker import dagster_instance, work_queue
+    from epochpod_assets.worker import dagster_instance, feed_location, work_queue
 
     console = make_console()
     started = time.monotonic()
@@ -66,7 +66,7 @@ def run_demo() -> int:
         painter = threading.Thread(target=refresh, daemon=True)
         painter.start()
         try:
-            work_queue(defs, instance, log_level="CRITICAL")
+            work_queue(defs, instance, log_level="CRITICAL", reports=True)
         finally:
             done.set()
             painter.join()
@@ -79,4 +79,5 @@ def run_demo() -> int:
         f"{published} of {len(rows)} episodes published in {time.monotonic() - started:.0f} s. "
         f"Dagster instance: {instance.root_directory}. See the runs with `make ui`."
     )
+    console.print(f"Podcast feed: {feed_location(defs)} (served by `epochpod serve`)")
     return 0 if finished and published == len(rows) else 1

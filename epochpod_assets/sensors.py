@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 import dagster as dg
-from dagster._core.storage.tags import PARTITION_NAME_TAG, RUN_KEY_TAG, WILL_RETRY_TAG
+from dagster._core.storage.tags import RUN_KEY_TAG, WILL_RETRY_TAG
 
 from epochpod_assets import settings
 from epochpod_assets.catalog import Catalog
@@ -17,13 +17,12 @@ from epochpod_assets.notifications import FailureWebhookResource
 from epochpod_assets.partitions import episodes_partitions
 from epochpod_assets.requests import FORMAT_TYPES, RequestError, parse_request
 from epochpod_assets.resources import CatalogResource
+from epochpod_assets.run_tags import episode_of_tags, episode_run_tags
 from epochpod_assets.status import TERMINAL, Stage
 
 # The schedule of the sensors is fixed when they are defined, so it is read at import; a bad
 # value stops the code location from loading, with the variable named.
 _settings = settings.load()
-EPISODE_TAG = "epochpod/episode_id"
-FORMAT_TAG = "epochpod/format"
 # How many requests one tick takes. Bounded so a tick stays short however long the queue is.
 BATCH_SIZE = _settings.sensor_batch
 # A request the sensor asked a run for comes back to the queue if no run has picked it up in
@@ -34,10 +33,6 @@ LEASE = dt.timedelta(seconds=_settings.sensor_lease_seconds)
 INTERVAL_SECONDS = _settings.sensor_interval_seconds
 # How often the sweeper reconciles episode rows with ended runs.
 SWEEP_INTERVAL_SECONDS = _settings.sweeper_interval_seconds
-# Overrides the instance's run_monitoring.max_runtime_seconds for episode runs only (Dagster+
-# deployments do not own dagster.yaml). Unset: the instance default applies.
-MAX_RUNTIME_SECONDS = _settings.run_max_runtime_seconds
-MAX_RUNTIME_TAG = "dagster/max_runtime"
 # What the stages write when their process is interrupted; they cannot know whether by a
 # timeout or a cancel, so settling a run may overwrite it with the real reason.
 _INTERRUPTED = " was interrupted"
@@ -46,13 +41,6 @@ _RUNTIME = re.compile(r"maximum runtime of (\d+) seconds")
 
 def run_key(episode_id: str, attempt: int) -> str:
     return f"{episode_id}:{attempt}"
-
-
-def episode_run_tags(episode_id: str, episode_type: str) -> dict[str, str]:
-    tags = {EPISODE_TAG: episode_id, FORMAT_TAG: episode_type}
-    if MAX_RUNTIME_SECONDS:
-        tags[MAX_RUNTIME_TAG] = str(MAX_RUNTIME_SECONDS)
-    return tags
 
 
 @dg.sensor(
@@ -88,7 +76,7 @@ def episode_requests(
             dg.RunRequest(
                 run_key=run_key(row["id"], row["generation_attempt"]),
                 partition_key=row["id"],
-                tags=episode_run_tags(row["id"], row["type"]),
+                tags=episode_run_tags(row["id"], row["type"], row["title"]),
             )
         )
     ids = [r.partition_key for r in run_requests if r.partition_key]
@@ -206,7 +194,7 @@ class RunEnd:
 
 
 def episode_of(run: dg.DagsterRun) -> str | None:
-    return run.tags.get(EPISODE_TAG) or run.tags.get(PARTITION_NAME_TAG)
+    return episode_of_tags(run.tags)
 
 
 def run_end(

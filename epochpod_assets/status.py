@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 
 class Stage(StrEnum):
@@ -32,3 +34,9 @@ _PROGRESS = {
     Stage.COMPLETED: 100,
 }
 TERMINAL = frozenset({Stage.COMPLETED, Stage.FAILED, Stage.CANCELLED})
+
+
+def regenerating(row: Mapping[str, Any]) -> bool:
+    """A published episode being made again: it stays PUBLISHED (listeners keep the old audio)
+    while its generation_status moves through the stages of the new attempt."""
+    return row["status"] == "PUBLISHED" and Stage(row["generation_status"]) not in TERMINAL

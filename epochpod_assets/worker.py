@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
@@ -24,15 +25,45 @@ SENSOR = "episode_requests"
 JOB = "generate_episode"
 
 
-def dagster_instance() -> dg.DagsterInstance:
-    """The instance at DAGSTER_HOME, by default a folder under EPOCHPOD_HOME."""
+# The local instance (`make demo`, `make ui`): no telemetry, and the queue of the production
+# dagster.yaml with its episode tags and format limits, polled often (a quiet box can afford it).
+LOCAL_MARK = "# Written by epochpod for the local instance"
+LOCAL_INSTANCE = f"""{LOCAL_MARK}; delete this line to keep your own edits.
+telemetry:
+  enabled: false
+run_coordinator:
+  module: epochpod_assets.coordinator
+  class: EpisodeRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
+concurrency:
+  runs:
+    max_concurrent_runs: 4
+    tag_concurrency_limits:
+      - key: epochpod/format
+        value: ADVENTURE
+        limit: 2
+      - key: dagster/backfill
+        limit: 2
+"""
+_OLD_LOCAL_INSTANCE = "telemetry:\n  enabled: false\n"
+
+
+def write_local_instance() -> Path:
+    """DAGSTER_HOME/dagster.yaml for the local instance, unless someone wrote their own."""
     home = settings.dagster_home()
     home.mkdir(parents=True, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = str(home)
     config = home / "dagster.yaml"
-    if not config.exists():
-        # A local instance needs no settings; we only keep it from phoning home.
-        config.write_text("telemetry:\n  enabled: false\n")
+    current = config.read_text() if config.exists() else None
+    if current is None or current == _OLD_LOCAL_INSTANCE or current.startswith(LOCAL_MARK):
+        config.write_text(LOCAL_INSTANCE)
+    return home
+
+
+def dagster_instance() -> dg.DagsterInstance:
+    """The instance at DAGSTER_HOME, by default a folder under EPOCHPOD_HOME."""
+    home = write_local_instance()
+    os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
 
@@ -101,18 +132,58 @@ def work_queue(
     poll_seconds: float = 5.0,
     on_run: Callable[[str, str], None] | None = None,
     log_level: str = "INFO",
+    reports: bool = False,
 ) -> WorkReport:
-    """Tick until the queue is empty (or forever with `watch`)."""
+    """Tick until the queue is empty (or forever with `watch`).
+
+    With `reports`, the feed and the cost report are rebuilt after each tick that published
+    an episode: without the daemon, nothing else would run the automation that rebuilds them.
+    """
     total = WorkReport()
     while True:
         report = tick(defs, instance, on_run, log_level)
         total.launched += report.launched
         total.skipped += report.skipped
         total.failed += report.failed
+        if reports and len(report.launched) > len(report.failed):
+            rebuild_reports(defs, instance, log_level)
         if not report.launched:
             if not watch:
                 return total
             time.sleep(poll_seconds)
+
+
+REPORTS = "reports"
+
+
+def rebuild_reports(
+    defs: dg.Definitions, instance: dg.DagsterInstance, log_level: str = "INFO"
+) -> bool:
+    """Materialize the show-level reports (podcast_feed, generation_costs) in this process,
+    recorded in the instance like any run, so the daemon's automation sees them as handled."""
+    graph = defs.resolve_asset_graph()
+    keys = [key for key in graph.materializable_asset_keys if graph.get(key).group_name == REPORTS]
+    job = defs.resolve_implicit_job_def_def_for_assets(keys)
+    assert job is not None
+    outcome = job.execute_in_process(
+        instance=instance,
+        asset_selection=keys,
+        tags={"epochpod/kind": "reports"},
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
+    return outcome.success
+
+
+def feed_location(defs: dg.Definitions) -> str:
+    """Where the podcast feed is: a path for the local folder, else its URL."""
+    from epochpod_assets.assets.feed import FEED_KEY
+    from epochpod_assets.console import audio_location
+    from epochpod_assets.resources import MediaResource
+
+    media = (defs.resources or {})["media"]
+    assert isinstance(media, MediaResource)
+    return audio_location(media.get().url(FEED_KEY))
 
 
 def _run_exists(instance: dg.DagsterInstance, run_key: str) -> bool:

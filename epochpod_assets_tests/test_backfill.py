@@ -74,6 +74,10 @@ def assert_regenerated(
         # Same object, same address; a presigned S3 URL carries a fresh signature each time.
         assert object_url(new["audio_url"]) == object_url(old["audio_url"]), "keeps its URL"
         assert new["generation_completed_at"] > old["generation_completed_at"]
+        # The first publication stands (the feed's order); the regeneration is recorded.
+        assert new["published_at"] == old["published_at"]
+        assert new["regenerated_at"] is not None and new["regenerated_at"] > old["published_at"]
+        assert new["generation_started_at"] > old["generation_completed_at"], "a new attempt"
         # Metrics add up: the first generation's rows are kept and the regeneration's added.
         added = added_since(db, episode_id, old["generation_completed_at"])
         old_stats, new_stats = stats_before[episode_id], stats_after[episode_id]
@@ -185,5 +189,11 @@ def test_backfill_regenerates_script_audio_and_publication_only(
     for run in runs:
         assert run.status == dg.DagsterRunStatus.SUCCESS
         assert set(run.asset_selection or ()) == set(REGENERATE), "outline not regenerated"
+        # In process, like the sensor's runs (the code location's one executor).
+        steps_in_processes = instance.all_logs(
+            run.run_id, of_type=dg.DagsterEventType.STEP_WORKER_STARTING
+        )
+        assert steps_in_processes == []
+        assert run.tags["epochpod/format"] == "INTERVIEW"
     assert_regenerated(db, before, stats_before)
     assert db.get(ids[2]) == untouched, "an episode not chosen is left alone"

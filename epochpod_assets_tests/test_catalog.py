@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.catalog.schema import metadata
+from epochpod_assets.catalog.store import _alembic_config
 from epochpod_assets.providers.base import Usage
 from epochpod_assets.requests import parse_request
-from epochpod_assets.status import Stage
+from epochpod_assets.status import Stage, regenerating
 
 REQUEST = parse_request({"format": "interview", "guest_name": "Hypatia", "topic": "astronomy"})
+DETAIL = {"host_name": "Host", "host_voice": "onyx", "guest_name": "Hypatia", "guest_voice": "echo"}
 
 
 def test_migrations_build_exactly_the_declared_schema(catalog: Catalog) -> None:
@@ -26,10 +30,11 @@ def test_migrations_build_exactly_the_declared_schema(catalog: Catalog) -> None:
 def test_migrate_is_idempotent(catalog: Catalog) -> None:
     catalog.migrate()
     Catalog(catalog.url).migrate()
+    # The newest migration, whoever added it last (one head: migrations chain).
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
     with catalog.engine.connect() as conn:
-        assert (
-            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
-        )
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == head
 
 
 def test_queue_lifecycle(catalog: Catalog) -> None:
@@ -67,6 +72,38 @@ def test_queue_lifecycle(catalog: Catalog) -> None:
         0,
         None,
     )
+
+
+def test_regeneration_keeps_the_first_publication_and_starts_each_attempt_anew(
+    catalog: Catalog,
+) -> None:
+    episode_id = catalog.enqueue(REQUEST)
+    catalog.set_stage(episode_id, Stage.GENERATING_OUTLINE, run_id="run-1")
+    started_1 = _row(catalog, episode_id)["generation_started_at"]
+    catalog.set_stage(episode_id, Stage.GENERATING_SCRIPT, run_id="run-1")
+    assert _row(catalog, episode_id)["generation_started_at"] == started_1, "same attempt"
+    catalog.publish(episode_id, {"title": "First"}, DETAIL)
+    first = _row(catalog, episode_id)
+    assert first["published_at"] is not None and first["regenerated_at"] is None
+
+    # A backfill regenerates from the script: its first stage starts the new attempt.
+    catalog.set_stage(episode_id, Stage.GENERATING_SCRIPT, run_id="run-2")
+    during = _row(catalog, episode_id)
+    assert during["generation_started_at"] > first["generation_completed_at"]
+    assert during["generation_completed_at"] is None
+    assert during["status"] == "PUBLISHED", "stays published while it regenerates"
+    assert regenerating(during)
+    catalog.publish(episode_id, {"title": "Second"}, DETAIL)
+    second = _row(catalog, episode_id)
+    assert second["published_at"] == first["published_at"]
+    assert second["regenerated_at"] >= during["generation_started_at"]
+    assert not regenerating(second)
+
+
+def _row(catalog: Catalog, episode_id: str) -> dict[str, Any]:
+    row = catalog.get(episode_id)
+    assert row is not None
+    return row
 
 
 def test_publish_writes_row_detail_and_metrics_add_up(catalog: Catalog) -> None:

@@ -23,7 +23,7 @@ from dagster._core.storage.dagster_run import FINISHED_STATUSES
 from epochpod_assets import enqueue
 from epochpod_assets.assets.feed import FEED_KEY
 from epochpod_assets.catalog import Catalog
-from epochpod_assets.sensors import EPISODE_TAG, MAX_RUNTIME_TAG
+from epochpod_assets.run_tags import EPISODE_TAG, MAX_RUNTIME_TAG
 from epochpod_assets.status import Stage
 from epochpod_assets_tests.support.daemon import (
     daemon_environment,

@@ -23,6 +23,7 @@ from epochpod_assets.cli import main
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.notifications import FailureWebhookResource, redact
 from epochpod_assets.resources import CatalogResource
+from epochpod_assets.run_tags import EPISODE_TAG
 from epochpod_assets.status import Stage
 
 REQUEST = {"format": "interview", "guest_name": "Ada Lovelace", "topic": "engines"}
@@ -64,7 +65,7 @@ def episode_run(
     instance: dg.DagsterInstance, episode_id: str, attempt: int | None = 0
 ) -> dg.DagsterRun:
     """A started run of `episode_id`, tagged as the queue sensor tags its runs."""
-    tags = {sensors.EPISODE_TAG: episode_id, PARTITION_NAME_TAG: episode_id}
+    tags = {EPISODE_TAG: episode_id, PARTITION_NAME_TAG: episode_id}
     if attempt is not None:
         tags[RUN_KEY_TAG] = sensors.run_key(episode_id, attempt)
     run = instance.create_run_for_job(
@@ -261,7 +262,7 @@ def test_cancel_stops_a_run_not_yet_launched_and_marks_cancelled(
     run = instance.create_run_for_job(
         noop_job,
         run_config={},
-        tags={sensors.EPISODE_TAG: episode_id, RUN_KEY_TAG: sensors.run_key(episode_id, 0)},
+        tags={EPISODE_TAG: episode_id, RUN_KEY_TAG: sensors.run_key(episode_id, 0)},
     )
 
     stopped = cancel_episode(db, instance, episode_id, wait_seconds=5)

@@ -204,7 +204,17 @@ def test_a_publication_requests_a_rebuild_and_missing_episodes_do_not_block_it()
     with dg.instance_for_test() as instance:
         # ep-2 never publishes (queued, generating or failed): the feed must not wait for it.
         instance.add_dynamic_partitions("episodes", ["ep-1", "ep-2"])
+        # A daemon's first tick builds both reports, for whatever was published before it
+        # started (by `epochpod run`, or while it was down) ...
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert result.get_num_requested(podcast_feed.key) == 1
+        assert result.get_num_requested(dg.AssetKey("generation_costs")) == 1
+        instance.report_runless_asset_event(dg.AssetMaterialization(podcast_feed.key))
+        instance.report_runless_asset_event(dg.AssetMaterialization("generation_costs"))
+        # ... and then waits for the next publication.
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=result.cursor
+        )
         assert result.total_requested == 0
 
         instance.report_runless_asset_event(

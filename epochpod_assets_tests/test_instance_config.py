@@ -38,10 +38,13 @@ def test_production_instance_loads_on_postgres(production_home: Path) -> None:
     from dagster._core.run_coordinator import QueuedRunCoordinator
     from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
+    from epochpod_assets.coordinator import EpisodeRunCoordinator
+
     with dg.DagsterInstance.from_config(str(production_home)) as instance:
         assert isinstance(instance.run_storage, PostgresRunStorage)
         assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert isinstance(instance.run_coordinator, EpisodeRunCoordinator)
 
         queue = instance.get_concurrency_config().run_queue_config
         assert queue is not None
@@ -113,9 +116,10 @@ def test_ecs_scale_out_config_validates(tmp_path: Path, monkeypatch: pytest.Monk
     launcher itself needs a running ECS task, so the schemas are what we can check here."""
     from dagster._config import process_config
     from dagster._core.instance.config import dagster_instance_config
-    from dagster._core.run_coordinator import QueuedRunCoordinator
     from dagster_aws.ecs import EcsRunLauncher
     from dagster_aws.s3.compute_log_manager import S3ComputeLogManager
+
+    from epochpod_assets.coordinator import EpisodeRunCoordinator
 
     home = tmp_path / "ecs_home"
     home.mkdir()
@@ -126,7 +130,7 @@ def test_ecs_scale_out_config_validates(tmp_path: Path, monkeypatch: pytest.Monk
     assert isinstance(raw, dict)
     for section, cls in (
         ("run_launcher", EcsRunLauncher),
-        ("run_coordinator", QueuedRunCoordinator),
+        ("run_coordinator", EpisodeRunCoordinator),
         ("compute_logs", S3ComputeLogManager),
     ):
         assert f"{raw[section]['module']}.{raw[section]['class']}".endswith(cls.__name__)

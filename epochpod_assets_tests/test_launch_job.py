@@ -13,6 +13,7 @@ import pytest
 from epochpod_assets.catalog.store import Catalog
 from epochpod_assets.definitions import defs
 from epochpod_assets.intake import open_catalog
+from epochpod_assets.run_tags import EPISODE_TAG, FORMAT_TAG, TITLE_TAG
 from epochpod_assets.status import Stage
 from epochpod_assets.worker import work_queue
 from epochpod_assets_tests.test_backfill import stage_counts
@@ -60,6 +61,8 @@ def test_launchpad_orders_an_episode_with_format_and_fields(
     row = db.get(episode_id)
     assert row is not None and row["type"] == "DEBATE"
     assert row["generation_status"] == Stage.PENDING, "the queue sensor takes it from here"
+    tags = result.dagster_run.tags
+    assert (tags[EPISODE_TAG], tags[FORMAT_TAG]) == (episode_id, "DEBATE")
 
 
 def test_launchpad_orders_an_episode_from_json(instance: dg.DagsterInstance) -> None:
@@ -118,6 +121,21 @@ def test_materializing_a_partition_again_regenerates_the_episode(
     assert second is not None and second["generation_status"] == Stage.COMPLETED
     assert second["id"] == first["id"] and second["audio_url"] == first["audio_url"]
     assert second["generation_job_id"] == again.run_id
+    # Regeneration keeps the first publication (the feed's order) and records itself.
+    assert second["published_at"] == first["published_at"]
+    assert first["regenerated_at"] is None
+    assert second["regenerated_at"] > first["published_at"]
+    # A new attempt: started anew, not left at the first run's start.
+    assert second["generation_started_at"] > first["generation_completed_at"]
+    # The UI's run had only its partition tag; its first stage named the episode.
+    run = instance.get_run_by_id(again.run_id)
+    assert run is not None
+    assert run.tags[EPISODE_TAG] == episode_id
+    assert run.tags[FORMAT_TAG] == "INTERVIEW"
+    assert run.tags[TITLE_TAG] == second["title"]
+    # In process, like the sensor's runs: no step ran in a process of its own.
+    events = instance.all_logs(again.run_id, of_type=dg.DagsterEventType.STEP_WORKER_STARTING)
+    assert events == []
     assert stage_counts(db, [episode_id])[episode_id] == {
         "outline": 2,
         "script": 2,

@@ -10,7 +10,7 @@ from typing import Any
 
 import dagster as dg
 
-from epochpod_assets.assets.stages import Episode, episode_stage, usage_metadata
+from epochpod_assets.assets.stages import Episode, episode_stage, titled, usage_metadata
 from epochpod_assets.budget import check_budget
 from epochpod_assets.formats.base import (
     WORDS_PER_MINUTE,
@@ -68,6 +68,7 @@ def episode_outline(
         put_model(store, episode_key(episode.id, "outline.json"), outline)
     return dg.MaterializeResult(
         metadata={
+            "title": titled(context, episode.format.publication(episode.request, outline).title),
             "format": episode.type,
             "writer": f"{author.provider} / {author.model}",
             "preview": dg.MetadataValue.md(episode.format.outline_preview(outline)),
@@ -135,6 +136,7 @@ def episode_script(
     speakers = sorted({line.speaker for t in tracks for s in t.sections for line in s.lines})
     return dg.MaterializeResult(
         metadata={
+            "title": titled(context, fmt.publication(episode.request, outline).title),
             "format": episode.type,
             "writer": f"{author.provider} / {author.model}",
             "word_count": words,
@@ -208,6 +210,7 @@ def episode_audio(
     loudness = [o.rendered.loudness.integrated_lufs for o in outcomes]
     return dg.MaterializeResult(
         metadata={
+            "title": titled(context, publication.title),
             "format": episode.type,
             "voice": f"{speaker.provider} / {speaker.model}",
             "tracks": len(outcomes),
@@ -218,9 +221,12 @@ def episode_audio(
             "cache_hits": cache.hits,
             "cache_misses": cache.misses,
             "integrated_lufs": round(min(loudness), 2),
+            # The loudest inter-sample peak of any track (ceiling -1 dBTP).
+            "true_peak_dbtp": round(max(o.rendered.loudness.true_peak_dbtp for o in outcomes), 1),
             "audio_url": dg.MetadataValue.url(
                 display_url(store, episode_key(episode.id, f"audio/{outcomes[0].info.key}.mp3"))
             ),
+            **_captions_link(store, episode.id, outcomes[0].info),
             "wall_seconds": round(stage.seconds, 2),
             **usage_metadata(stage.usage),
         }
@@ -269,11 +275,12 @@ def published_episode(
     totals = db.stats([episode.id]).get(episode.id)
     return dg.MaterializeResult(
         metadata={
+            "title": titled(context, publication.title),
             "format": episode.type,
-            "title": publication.title,
             "audio_url": dg.MetadataValue.url(
                 display_url(store, episode_key(episode.id, f"audio/{entry.key}.mp3"))
             ),
+            **_captions_link(store, episode.id, entry),
             "duration_seconds": round(fmt.listening_seconds(episode.request, tracks)),
             "tracks": len(tracks),
             "word_count": count_words(text),
@@ -295,6 +302,15 @@ def _track_manifest(info: RenderedTrackInfo, rendered: Any) -> dict[str, Any]:
         "true_peak_dbtp": rendered.loudness.true_peak_dbtp,
         "chapters": [{"title": c.title, "start": c.start, "end": c.end} for c in rendered.chapters],
     }
+
+
+def _captions_link(
+    store: MediaStore, episode_id: str, info: RenderedTrackInfo
+) -> dict[str, dg.MetadataValue]:
+    if not info.captions_url:
+        return {}
+    key = episode_key(episode_id, f"audio/{info.key}.vtt")
+    return {"captions_url": dg.MetadataValue.url(display_url(store, key))}
 
 
 def _upstream(store: MediaStore, episode: Episode, name: str, model: type[M]) -> M:

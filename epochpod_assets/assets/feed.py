@@ -44,10 +44,17 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # dependency partition is missing or in progress, and with one partition per episode some
 # episode is nearly always queued, generating or failed, so the feed would never rebuild.
 # `since_last_handled` remembers a publication that arrived while a rebuild was running.
+# `initial_evaluation()` is a daemon's first tick (or the first after this condition changed):
+# it rebuilds them for episodes published before the daemon started (by `epochpod run`, or
+# while it was down), which `any_deps_updated` never sees. It sits outside `since_last_handled`,
+# whose reset includes the initial evaluation.
 ON_PUBLICATION = (
-    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated())
-    .since_last_handled()
-    .with_label("published since the last rebuild")
+    (
+        (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated())
+        .since_last_handled()
+        .with_label("published since the last rebuild")
+        | dg.AutomationCondition.initial_evaluation()
+    )
     & ~dg.AutomationCondition.in_progress()
 ).with_label("rebuilt when an episode is published")
 

@@ -17,6 +17,7 @@ from epochpod_assets.catalog import Catalog
 from epochpod_assets.formats import EpisodeFormat, format_for
 from epochpod_assets.providers.base import REASK_KINDS, ProviderError, Usage
 from epochpod_assets.requests import FORMAT_TYPES, RequestError, parse_request
+from epochpod_assets.run_tags import TITLE_TAG, missing_tags, short_title
 from epochpod_assets.status import Stage
 
 
@@ -72,6 +73,11 @@ def episode_stage(
     try:
         episode = load_episode(catalog, episode_id)
         catalog.set_stage(episode_id, stage, run_id=context.run.run_id)
+        # A run launched without the run coordinator (in process, or an instance configured
+        # without it) still says in the runs list which episode it is.
+        tags = missing_tags(context.run.tags, episode.row)
+        if tags:
+            context.instance.add_run_tags(context.run.run_id, tags)
         yield StageRun(episode=episode, usage=usage, started=started)
     except Exception as error:
         reason = (
@@ -103,6 +109,15 @@ def episode_stage(
             catalog.record_usage(
                 episode_id, name, context.run.run_id, usage, time.monotonic() - started
             )
+
+
+def titled(context: dg.AssetExecutionContext, title: str) -> str:
+    """The episode's title for a stage's metadata; also its run's title tag, which until the
+    outline exists is the placeholder the queue row had."""
+    tag = short_title(title)
+    if context.run.tags.get(TITLE_TAG) != tag:
+        context.instance.add_run_tags(context.run.run_id, {TITLE_TAG: tag})
+    return title
 
 
 def is_transient(error: BaseException) -> bool:

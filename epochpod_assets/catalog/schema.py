@@ -47,7 +47,10 @@ episodes = sa.Table(
     sa.Column("queued_at", TIMESTAMP),
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("updated_at", TIMESTAMP, nullable=False),
+    # First publication: a regeneration keeps it, so the feed keeps the episode in its place.
     sa.Column("published_at", TIMESTAMP),
+    # When a regeneration of the published episode last completed (migration 0004).
+    sa.Column("regenerated_at", TIMESTAMP),
     sa.Index("ix_episodes_queue", "generation_status", "created_at", "id"),
     # The sensor's two reads (migration 0003): requests never asked for, oldest first, and
     # requests whose lease ran out. Partial, so they stay as small as the queue itself.

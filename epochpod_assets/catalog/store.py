@@ -145,6 +145,7 @@ class Catalog:
             e.type,
             sa.cast(e.request, sa.Text).label("request"),
             e.generation_attempt,
+            e.title,
             e.created_at,
         )
         pending = e.generation_status == Stage.PENDING.value
@@ -202,11 +203,22 @@ class Catalog:
             "generation_error": None,
             "updated_at": utcnow(),
         }
-        if stage is Stage.GENERATING_OUTLINE:
-            values["generation_started_at"] = utcnow()
-            values["generation_completed_at"] = None
         if run_id:
             values["generation_job_id"] = run_id
+            # A new attempt starts with the first stage a run enters, whichever it is: a
+            # backfill that regenerates from the script never enters GENERATING_OUTLINE.
+            new_attempt = sa.or_(
+                episodes.c.generation_job_id.is_(None), episodes.c.generation_job_id != run_id
+            )
+            values["generation_started_at"] = sa.case(
+                (new_attempt, utcnow()), else_=episodes.c.generation_started_at
+            )
+            values["generation_completed_at"] = sa.case(
+                (new_attempt, None), else_=episodes.c.generation_completed_at
+            )
+        elif stage is Stage.GENERATING_OUTLINE:
+            values["generation_started_at"] = utcnow()
+            values["generation_completed_at"] = None
         self._update(episode_id, values)
 
     def set_progress(self, episode_id: str, progress: int) -> None:
@@ -245,7 +257,12 @@ class Catalog:
                 .values(
                     **fields,
                     status="PUBLISHED",
-                    published_at=now,
+                    # The first publication stands: the feed orders by it, and a regenerated
+                    # episode is not a new one. A regeneration is recorded beside it.
+                    published_at=sa.func.coalesce(episodes.c.published_at, now),
+                    regenerated_at=sa.case(
+                        (episodes.c.published_at.is_(None), episodes.c.regenerated_at), else_=now
+                    ),
                     generation_status=Stage.COMPLETED.value,
                     generation_progress=Stage.COMPLETED.progress,
                     generation_error=None,
@@ -323,6 +340,8 @@ class Catalog:
             }
 
     def _update(self, episode_id: str, values: Mapping[str, Any]) -> None:
+        # SET expressions see the row as it was, so CASE on generation_job_id reads the old
+        # owner even though the same statement writes the new one.
         with self.engine.begin() as conn:
             conn.execute(episodes.update().where(episodes.c.id == episode_id).values(**values))
 

@@ -222,6 +222,7 @@ class EpisodeFormat(ABC, Generic[RequestT, OutlineT, ScriptT]):
         parts = []
         for track in self.tracks(request, outline, script)[:4]:
             lines = [line for s in track.sections for line in s.lines][:6]
-            body = "\n".join(f"> **{line.speaker}:** {line.text}" for line in lines)
-            parts.append(f"### {track.title}\n{body}")
+            # A paragraph per turn: lines joined by one newline run together in Markdown.
+            body = "\n\n".join(f"**{line.speaker}:** {line.text}" for line in lines)
+            parts.append(f"### {track.title}\n\n{body}")
         return "\n\n".join(parts)
