@@ -144,7 +144,9 @@ class Settings(BaseSettings):
     sweeper_interval_seconds: int = var(60, "whole seconds, at least 1", ge=1)
     run_max_runtime_seconds: int | None = var(None, "whole seconds, at least 1", ge=1)
     # Every job of the code location (jobs.executor): in_process unless a deployment says so.
-    executor: Literal["in_process", "multiprocess"] = var("in_process", "in_process or multiprocess")
+    executor: Literal["in_process", "multiprocess"] = var(
+        "in_process", "in_process or multiprocess"
+    )
     failure_webhook_url: SecretStr | None = var(None, "an http(s):// URL", secret=True)
     log_bucket: str | None = var(None, "an S3 bucket name")
 
