@@ -15,9 +15,9 @@ from epochpod_assets.audio.assemble import (
     RenderedTrack,
     TrackTags,
     render_track,
-    webvtt,
 )
 from epochpod_assets.audio.beds import sting
+from epochpod_assets.audio.captions import webvtt
 from epochpod_assets.formats.base import RenderedTrackInfo, TrackPlan
 from epochpod_assets.providers.base import Speech
 from epochpod_assets.segments import SegmentCache
@@ -70,6 +70,13 @@ def render_tracks(
     total = sum(len(s.lines) for plan in plans for s in plan.sections)
     progress = SegmentProgress(total, on_progress)
     date = dt.date.today().isoformat()
+    # Tracks of a multi-track episode (an adventure's nodes) are numbered in plan order, the
+    # numbering the narration's "go to track N" uses.
+    numbers = (
+        {plan.key: f"{n}/{len(plans)}" for n, plan in enumerate(plans, start=1)}
+        if len(plans) > 1
+        else {}
+    )
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="tts") as speakers:
 
         def one_track(plan: TrackPlan) -> TrackOutcome:
@@ -90,6 +97,7 @@ def render_tracks(
                 album=album,
                 date=date,
                 description=description,
+                track=numbers.get(plan.key),
             )
             bed = sting() if beds else None
             rendered = render_track(clips, chapters, tags, bitrate=bitrate, intro=bed, outro=bed)

@@ -19,9 +19,9 @@ from epochpod_assets.audio.assemble import (
     RenderedTrack,
     TrackTags,
     render_track,
-    webvtt,
 )
 from epochpod_assets.audio.beds import sting
+from epochpod_assets.audio.captions import limit_problems, read_webvtt, webvtt
 from epochpod_assets.audio.espeak import STYLES, EspeakVoice, clean_text
 from epochpod_assets.audio.ffmpeg import measure_loudness, run_ffmpeg
 from epochpod_assets.audio.mastering import Limiter, TruePeakMeter, analyse
@@ -229,11 +229,19 @@ def test_webvtt_carries_speakers_and_real_times(track: RenderedTrack) -> None:
     vtt = webvtt(track.cues)
 
     assert vtt.startswith("WEBVTT\n\n")
-    timings = re.findall(r"^(\S+) --> (\S+)$", vtt, flags=re.MULTILINE)
-    assert [vtt_seconds(stamp) for timing in timings for stamp in timing] == pytest.approx(
-        [time for cue in track.cues for time in (cue.start, cue.end)], abs=0.001
+    assert limit_problems(vtt) == []
+    # Each line's cues tile its real time in the track: the first starts as the line does,
+    # the last ends as it does, and none crosses into the pause that follows.
+    cues = read_webvtt(vtt)
+    for line in track.cues:
+        inside = [c for c in cues if line.start - 0.001 <= c.start < line.end]
+        assert inside[0].start == pytest.approx(line.start, abs=0.001)
+        assert inside[-1].end == pytest.approx(line.end, abs=0.001)
+        assert " ".join(" ".join(c.lines) for c in inside) == " ".join(line.text.split())
+    # A 62-character line is two lines of one cue, broken where the lines come out even.
+    assert (
+        "<v Lincoln>Because the country could not\ngo on half slave and half free.</v>" in vtt
     )
-    assert "<v Lincoln>Because the country could not go on half slave and half free.</v>" in vtt
 
 
 def test_webvtt_escapes_markup_in_lines() -> None:

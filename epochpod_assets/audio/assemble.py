@@ -84,6 +84,7 @@ class TrackTags:
     album: str
     date: str  # YYYY-MM-DD
     description: str
+    track: str | None = None  # TRCK, "n/total": an adventure's node files are numbered
 
 
 @dataclass(frozen=True)
@@ -157,18 +158,6 @@ def render_track(
         chapters=spans,
         loudness=loudness,
     )
-
-
-def webvtt(cues: Sequence[Cue]) -> str:
-    """WebVTT captions: one cue per line, the speaker in a <v> voice span."""
-    blocks = ["WEBVTT"]
-    for number, cue in enumerate(cues, start=1):
-        speaker = _vtt_escape(cue.speaker)
-        blocks.append(
-            f"{number}\n{_vtt_time(cue.start)} --> {_vtt_time(cue.end)}\n"
-            f"<v {speaker}>{_vtt_escape(cue.text)}</v>"
-        )
-    return "\n\n".join(blocks) + "\n"
 
 
 def _check_chapter_marks(chapters: Sequence[ChapterMark], clip_count: int) -> None:
@@ -376,16 +365,55 @@ def _chapter_spans(
 
 
 def _write_id3(path: Path, tags: TrackTags, chapters: Sequence[Chapter], duration: float) -> None:
-    id3 = _id3.ID3()
+    id3: Any = _ChapterOrderID3()
     id3.add(_id3.TIT2(encoding=_UTF8, text=[tags.title]))
     id3.add(_id3.TPE1(encoding=_UTF8, text=[tags.artist]))
     id3.add(_id3.TALB(encoding=_UTF8, text=[tags.album]))
     id3.add(_id3.TDRC(encoding=_UTF8, text=[tags.date]))
     id3.add(_id3.COMM(encoding=_UTF8, lang="eng", desc="", text=[tags.description]))
     id3.add(_id3.TLEN(encoding=_UTF8, text=[str(round(duration * 1000))]))
+    if tags.track:
+        id3.add(_id3.TRCK(encoding=_UTF8, text=[tags.track]))
     if chapters:
         _add_chapters(id3, chapters)
     id3.save(path)
+
+
+class _ChapterOrderID3(_id3.ID3):  # type: ignore[misc]
+    """mutagen stores frames sorted by size, so CHAP frames land in an order unrelated to
+    time, and players and ffprobe list chapters in the order they are stored ("Closing"
+    before "Introduction"). This writes the same frames with the CHAP frames in the slots
+    they were given, sorted by start time."""
+
+    def _write(self, config: Any) -> bytearray:
+        frames = bytes(super()._write(config))
+        return bytearray(chapters_in_order(frames, syncsafe=config.v2_version == 4))
+
+
+def chapters_in_order(frames: bytes, *, syncsafe: bool = True) -> bytes:
+    """ID3v2 frame data with its CHAP frames reordered by start time (other frames stay)."""
+    blocks: list[bytes] = []
+    position = 0
+    while position + 10 <= len(frames) and frames[position : position + 4] != b"\0\0\0\0":
+        raw = frames[position + 4 : position + 8]
+        size = (
+            (raw[0] << 21) | (raw[1] << 14) | (raw[2] << 7) | raw[3]
+            if syncsafe
+            else int.from_bytes(raw, "big")
+        )
+        blocks.append(frames[position : position + 10 + size])
+        position += 10 + size
+    slots = [i for i, block in enumerate(blocks) if block.startswith(b"CHAP")]
+    ordered = sorted((blocks[i] for i in slots), key=_chapter_start)
+    for slot, block in zip(slots, ordered, strict=True):
+        blocks[slot] = block
+    return b"".join(blocks) + frames[position:]
+
+
+def _chapter_start(block: bytes) -> int:
+    body = block[10:]
+    after_id = body.index(b"\0") + 1  # the element id is a NUL-terminated string
+    return int.from_bytes(body[after_id : after_id + 4], "big")
 
 
 def _add_chapters(id3: Any, chapters: Sequence[Chapter]) -> None:
@@ -407,16 +435,3 @@ def _add_chapters(id3: Any, chapters: Sequence[Chapter]) -> None:
             sub_frames=[_id3.TIT2(encoding=_UTF8, text=["Chapters"])],
         )
     )
-
-
-def _vtt_time(seconds: float) -> str:
-    millis = round(seconds * 1000)
-    hours, millis = divmod(millis, 3_600_000)
-    minutes, millis = divmod(millis, 60_000)
-    return f"{hours:02d}:{minutes:02d}:{millis // 1000:02d}.{millis % 1000:03d}"
-
-
-def _vtt_escape(text: str) -> str:
-    # A blank line would end the cue; escaping ">" also defuses a "-->" in the text.
-    flat = " ".join(text.split())
-    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
