@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlparse
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from epochpod_assets.catalog import Catalog
 
@@ -34,16 +35,20 @@ def episode_table(db: Catalog, rows: Sequence[dict[str, Any]], title: str = "Epi
     for row in rows:
         status = row["generation_status"]
         cost = stats.get(row["id"])
+        # Text cells, never markup: a title is what a user typed, and "Ada [/]" or "[b]x[/b]"
+        # must be shown as typed, not parsed (a stray closing tag crashes the whole table).
+        state = Text(status, style=STATUS_STYLE.get(status, "cyan"))
+        if row["generation_error"]:
+            state.append("\n" + row["generation_error"])
         table.add_row(
-            row["id"],
-            row["type"].lower(),
-            row["title"],
-            f"[{STATUS_STYLE.get(status, 'cyan')}]{status}[/]"
-            + (f"\n{row['generation_error']}" if row["generation_error"] else ""),
-            f"{row['generation_progress']}%",
-            _minutes(row["duration_seconds"]),
-            f"${cost.estimated_usd:.4f}" if cost else "$0.0000",
-            audio_location(row["audio_url"]),
+            Text(row["id"]),
+            Text(row["type"].lower()),
+            Text(row["title"] or ""),
+            state,
+            Text(f"{row['generation_progress']}%"),
+            Text(_minutes(row["duration_seconds"])),
+            Text(f"${cost.estimated_usd:.4f}" if cost else "$0.0000"),
+            Text(audio_location(row["audio_url"])),
         )
     return table
 

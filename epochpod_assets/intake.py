@@ -10,8 +10,12 @@ from epochpod_assets.requests import parse_request
 
 
 def open_catalog() -> Catalog:
-    """The catalog the environment points at, migrated to the newest schema."""
-    db = Catalog(settings.database_url())
+    """The catalog the environment points at, migrated to the newest schema. A folder it
+    cannot create or write raises `settings.SettingsError` naming the variable."""
+    config = settings.load()
+    if config.default_catalog is not None:
+        settings.ensure_folder(config.home, "EPOCHPOD_HOME")
+    db = Catalog(config.catalog_url)
     db.migrate()
     return db
 

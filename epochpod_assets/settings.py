@@ -34,8 +34,9 @@ PREFIX = "EPOCHPOD_"
 
 # Variables whose values are never shown, whole: keys, and URLs that embed a token.
 _SECRET_NAME = re.compile(r"KEY|SECRET|PASSWORD|TOKEN|CREDENTIAL|WEBHOOK", re.IGNORECASE)
-# Only the password of these is masked (the host and database help find the mistake).
-_URL_PASSWORD = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@?#]*):([^@/?#]*)@")
+# Only the password of a URL is masked (the host and database help find the mistake).
+_URL_PASSWORD = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@?#\s]*):([^@/?#\s]*)@")
+_URL_PASSWORD_ANYWHERE = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@?#\s]*):([^@/?#\s]*)@")
 
 
 class SettingsError(ValueError):
@@ -324,6 +325,11 @@ def check_database_url(url: str) -> None:
         raise ValueError(
             f"needs the {parsed.drivername} driver, which is not installed ({error.name})"
         ) from None
+
+
+def mask_urls(text: str) -> str:
+    """`text` with the password of every URL in it masked."""
+    return _URL_PASSWORD_ANYWHERE.sub(r"\1:***@", text)
 
 
 def mask(name: str, value: str, secret: bool = False) -> str:

@@ -51,8 +51,10 @@ _OLD_LOCAL_INSTANCE = "telemetry:\n  enabled: false\n"
 
 def write_local_instance() -> Path:
     """DAGSTER_HOME/dagster.yaml for the local instance, unless someone wrote their own."""
-    home = settings.dagster_home()
-    home.mkdir(parents=True, exist_ok=True)
+    found = settings.load()
+    home = settings.ensure_folder(
+        found.dagster_root, "DAGSTER_HOME" if found.dagster_home else "EPOCHPOD_HOME"
+    )
     config = home / "dagster.yaml"
     current = config.read_text() if config.exists() else None
     if current is None or current == _OLD_LOCAL_INSTANCE or current.startswith(LOCAL_MARK):

@@ -1,0 +1,147 @@
+"""`epochpod enqueue`: validate a request and add it to the queue."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import stat
+import sys
+from typing import Any
+
+from epochpod_assets.cli.common import Subparsers, jsonable, open_catalog
+from epochpod_assets.cli.errors import UsageError
+from epochpod_assets.requests import MAX_REQUEST_BYTES, RequestError
+from epochpod_assets.voices import VOICES
+
+# Read a little past the limit, so the size error can name the field that is too long; never
+# the whole of what a path points at (/dev/zero, a log file given by mistake).
+READ_CAP = 4 * MAX_REQUEST_BYTES
+VOICE_HELP = f"one of {', '.join(VOICES)}"
+
+
+def register(commands: Subparsers) -> None:
+    enq = commands.add_parser(
+        "enqueue",
+        help="validate a request and add it to the queue",
+        description="Validate a request and add it to the queue as one PENDING episode. "
+        "Prints the episode id; a rejected request names each bad field, writes nothing and "
+        "exits with code 2.",
+    )
+    formats = enq.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--target-minutes",
+        type=float,
+        metavar="MINUTES",
+        help="length of the episode in minutes, 1 to 60 (default 5)",
+    )
+    common.add_argument("--user-id", help="the web app's user id, stored with the episode")
+    common.add_argument("--json", action="store_true", help="print the new row as JSON")
+
+    interview = formats.add_parser(
+        "interview", parents=[common], help="an interview with one historical figure"
+    )
+    interview.add_argument(
+        "--guest-name", "--guest", dest="guest_name", help="the historical figure (required)"
+    )
+    interview.add_argument("--topic", help="what the interview is about (required)")
+    interview.add_argument("--angle", help="an angle or question to pursue")
+    interview.add_argument("--host-name", help="the host's name (default The Epoch Host)")
+    interview.add_argument("--host-voice", help=f"the host's voice: {VOICE_HELP}")
+    interview.add_argument("--guest-voice", help=f"the guest's voice: {VOICE_HELP}")
+
+    debate = formats.add_parser(
+        "debate", parents=[common], help="a moderated debate between 2 to 4 figures"
+    )
+    debate.add_argument("--topic", help="the motion debated (required)")
+    debate.add_argument(
+        "--participant",
+        action="append",
+        metavar="NAME=POSITION[=VOICE]",
+        help="a participant and the position they argue; repeat for each (2 to 4)",
+    )
+    debate.add_argument("--moderator-name", help="the moderator's name")
+    debate.add_argument("--moderator-voice", help=f"the moderator's voice: {VOICE_HELP}")
+    debate.add_argument("--rounds", type=int, help="rounds of questions, 1 to 6 (default 3)")
+
+    adventure = formats.add_parser(
+        "adventure", parents=[common], help="a branching choose-your-own-adventure story"
+    )
+    adventure.add_argument("--setting", help="where and when the story happens (required)")
+    adventure.add_argument("--protagonist", help="who the listener is (default you)")
+    adventure.add_argument("--premise", help="the situation the story starts from")
+    adventure.add_argument("--narrator-voice", help=f"the narrator's voice: {VOICE_HELP}")
+    adventure.add_argument(
+        "--depth", type=int, help="levels of choices before an ending, 1 to 4 (default 3)"
+    )
+    adventure.add_argument(
+        "--choices", type=int, help="choices offered at each node, 2 or 3 (default 2)"
+    )
+
+    raw = formats.add_parser(
+        "json", help="a whole request as JSON, from a file or - for standard input"
+    )
+    raw.add_argument("source", metavar="FILE", help="a JSON file, or - for standard input")
+    raw.add_argument("--json", action="store_true", help="print the new row as JSON")
+    enq.set_defaults(run=cmd_enqueue)
+
+
+def cmd_enqueue(args: argparse.Namespace) -> int:
+    from epochpod_assets.intake import enqueue
+    from epochpod_assets.requests import parse_request
+
+    # Validate before the catalog is touched: a rejected request writes nothing, not even
+    # an empty catalog.
+    request = parse_request(request_from_args(args))
+    db = open_catalog(create=True)
+    assert db is not None
+    episode = enqueue(request, db)
+    if args.json:
+        row = db.get(episode)
+        assert row is not None
+        print(json.dumps(jsonable(row), indent=2))
+    else:
+        print(episode)
+    return 0
+
+
+def request_from_args(args: argparse.Namespace) -> Any:
+    if args.format == "json":
+        return read_request(args.source)
+    skip = {"command", "format", "json", "participant", "run", "debug"}
+    request: dict[str, Any] = {
+        key: value for key, value in vars(args).items() if key not in skip and value is not None
+    }
+    request["format"] = args.format
+    if args.format == "debate" and args.participant:
+        request["participants"] = [_participant(p) for p in args.participant]
+    return request
+
+
+def read_request(source: str) -> bytes:
+    """The bytes of a request file (or stdin for "-"), at most READ_CAP of them; a path that
+    is missing, a folder or unreadable is a usage error naming it."""
+    if source == "-":
+        data: bytes = sys.stdin.buffer.read(READ_CAP + 1)
+    else:
+        try:
+            with open(source, "rb") as handle:
+                if stat.S_ISDIR(os.fstat(handle.fileno()).st_mode):
+                    raise IsADirectoryError(21, "Is a directory", source)
+                data = handle.read(READ_CAP + 1)
+        except OSError as error:
+            reason = (error.strerror or type(error).__name__).lower()
+            raise UsageError(f"FILE: cannot read {source!r}: {reason}") from None
+    if len(data) > READ_CAP:
+        raise RequestError([f"request: is larger than {MAX_REQUEST_BYTES} bytes"])
+    return data
+
+
+def _participant(spec: str) -> dict[str, str]:
+    name, _, rest = spec.partition("=")
+    position, _, voice = rest.partition("=")
+    participant = {"name": name, "position": position}
+    if voice:
+        participant["voice"] = voice
+    return participant

@@ -1,0 +1,79 @@
+"""`epochpod status`: list episodes, or show one. Only reads: it never creates a catalog."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from epochpod_assets.cli.common import (
+    Subparsers,
+    bounded_int,
+    catalog_label,
+    episode_id,
+    existing_catalog,
+    jsonable,
+    no_catalog_line,
+    note,
+    open_catalog,
+)
+from epochpod_assets.cli.errors import CommandError
+
+MAX_LIMIT = 1000
+
+
+def register(commands: Subparsers) -> None:
+    status = commands.add_parser(
+        "status",
+        help="list episodes, or show one",
+        description="List the newest episodes with their status, progress, cost and audio "
+        "file, or show every field of one episode.",
+    )
+    status.add_argument(
+        "episode_id", nargs="?", type=episode_id, help="show this episode instead of a list"
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.add_argument(
+        "--limit",
+        type=bounded_int(1, MAX_LIMIT),
+        default=20,
+        help=f"how many of the newest episodes to list, 1 to {MAX_LIMIT} (default 20)",
+    )
+    status.set_defaults(run=cmd_status)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if args.episode_id is not None:
+        return _show(args)
+    db = open_catalog(create=False)
+    if db is None:
+        # Probably run from another folder: say which catalog was looked for, create none.
+        note(no_catalog_line())
+        rows = []
+    else:
+        rows = db.list(args.limit)
+        if not rows:
+            note(f"catalog {catalog_label()} has no episodes yet")
+    if args.json:
+        print(json.dumps([jsonable(r) for r in rows], indent=2))
+        return 0
+    if db is not None and rows:
+        from epochpod_assets.console import episode_table, render
+
+        render(episode_table(db, rows))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    db = existing_catalog()
+    row = db.get(args.episode_id)
+    if row is None:
+        raise CommandError(f"episode_id: no episode {args.episode_id!r} in {catalog_label()}")
+    stats = db.stats([row["id"]]).get(row["id"])
+    row = jsonable(row) | {"cost_usd": stats.estimated_usd if stats else 0.0}
+    if args.json:
+        print(json.dumps(row, indent=2))
+    else:
+        for key, value in row.items():
+            if key != "transcript":
+                print(f"{key:>24}  {value}")
+    return 0
