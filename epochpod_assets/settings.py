@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     mp3_bitrate: str = var("128k", "an MP3 bitrate at 24 kHz: 8k to 160k")
     audio_beds: bool = var(False, "true or false")
 
+    lexicon: str | None = var(None, "the path of a JSON or PLS pronunciation lexicon")
+
     # --- orchestration -----------------------------------------------------------------------
     sensor_batch: int = var(50, "a whole number from 1 to 10000", ge=1, le=10_000)
     sensor_lease_seconds: int = var(600, "whole seconds, at least 1", ge=1)
@@ -259,6 +261,15 @@ class Settings(BaseSettings):
         from epochpod_assets.audio.assemble import check_bitrate
 
         check_bitrate(value)
+        return value
+
+    @field_validator("lexicon")
+    @classmethod
+    def _lexicon(cls, value: str | None) -> str | None:
+        if value is not None:
+            from epochpod_assets.speech.lexicon import load_file
+
+            load_file(value)
         return value
 
     # --- derived -----------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from xml.etree import ElementTree
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from epochpod_assets import settings
+
 MAX_WORD_CHARS = 60
 MAX_RESPELLING_CHARS = 120
 MAX_REQUEST_ENTRIES = 100
@@ -232,15 +234,13 @@ def _read_pls(raw: bytes) -> dict[str, dict[str, str]]:
 
 def user_lexicon(path: str | None = None) -> Lexicon | None:
     """The deployment's lexicon file, if `path` (default: $EPOCHPOD_LEXICON) names one."""
-    path = path if path is not None else os.environ.get(LEXICON_ENV) or None
+    path = path if path is not None else settings.load().lexicon
     return load_file(path) if path else None
 
 
 def for_request(pronunciations: Mapping[str, Any] | None = None) -> Lexicon:
     """Built-in entries, then the deployment's file, then the request's own entries."""
-    return built_in().merged(
-        _cached_user_lexicon(os.environ.get(LEXICON_ENV) or ""), pronunciations
-    )
+    return built_in().merged(_cached_user_lexicon(settings.load().lexicon or ""), pronunciations)
 
 
 @functools.lru_cache(maxsize=4)
