@@ -238,9 +238,7 @@ def test_webvtt_carries_speakers_and_real_times(track: RenderedTrack) -> None:
         assert inside[-1].end == pytest.approx(line.end, abs=0.001)
         assert " ".join(" ".join(c.lines) for c in inside) == " ".join(line.text.split())
     # A 62-character line is two lines of one cue, broken where the lines come out even.
-    assert (
-        "<v Lincoln>Because the country could not\ngo on half slave and half free.</v>" in vtt
-    )
+    assert "<v Lincoln>Because the country could not\ngo on half slave and half free.</v>" in vtt
 
 
 def test_webvtt_escapes_markup_in_lines() -> None:
