@@ -3,9 +3,9 @@ the resume paid for.
 
     .venv/bin/python benchmarks/crash_resume.py
 
-Runs `epochpod_assets_tests/test_reliability_crash.py` (the scenario has no size to scale) and
-prints its figures: segments, speech billed and cached before the kill, and the resume's speech
-and chat calls.
+Runs `epochpod_assets_tests/scenarios/test_reliability_crash.py` (the scenario has no size to
+scale) and prints its figures: segments, speech billed and cached before the kill, and the
+resume's speech and chat calls.
 """
 
 from __future__ import annotations
@@ -15,4 +15,4 @@ import sys
 from _common import run_scenario
 
 if __name__ == "__main__":
-    sys.exit(run_scenario("test_reliability_crash.py", "crash/resume"))
+    sys.exit(run_scenario("scenarios/test_reliability_crash.py", "crash/resume"))

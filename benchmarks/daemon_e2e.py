@@ -40,6 +40,7 @@ import sqlalchemy as sa  # noqa: E402
 from epochpod_assets import enqueue  # noqa: E402
 from epochpod_assets.catalog import Catalog  # noqa: E402
 from epochpod_assets.status import Stage  # noqa: E402
+from epochpod_assets_tests.scenarios.test_daemon import REQUESTS  # noqa: E402
 from epochpod_assets_tests.support.daemon import (  # noqa: E402
     episode_timing,
     extra_database,
@@ -50,7 +51,6 @@ from epochpod_assets_tests.support.daemon import (  # noqa: E402
     wait_for,
     write_test_instance,
 )
-from epochpod_assets_tests.test_daemon import REQUESTS  # noqa: E402
 
 
 def main() -> int:

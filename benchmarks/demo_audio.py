@@ -29,9 +29,9 @@ import mutagen.id3
 from dagster._core.event_api import PartitionKeyFilter
 
 from epochpod_assets.audio.ffmpeg import measure_loudness
-from epochpod_assets.checks import episode_checks
+from epochpod_assets.defs.checks import episode_checks
+from epochpod_assets.defs.resources import resources_from_env
 from epochpod_assets.intake import open_catalog
-from epochpod_assets.resources import resources_from_env
 from epochpod_assets.storage import episode_key
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,8 +31,8 @@ def main() -> int:
         for name in ("EPOCHPOD_DATABASE_URL", "EPOCHPOD_MEDIA_DIR"):
             os.environ.pop(name, None)
         from epochpod_assets.intake import open_catalog
+        from epochpod_assets_tests.scenarios.test_reliability_faults import FAULTS
         from epochpod_assets_tests.support.reliability import catalog_ledger, run_fault_queue
-        from epochpod_assets_tests.test_reliability_faults import FAULTS
 
         with dg.instance_for_test() as instance:
             outcome = run_fault_queue(args.episodes, FAULTS, args.seed, instance)

@@ -50,17 +50,18 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the fake server lives with the tests
 
-from epochpod_assets import enqueue, resources, settings  # noqa: E402
-from epochpod_assets.assets.episodes import (  # noqa: E402
+from epochpod_assets import enqueue, settings  # noqa: E402
+from epochpod_assets.catalog.schema import episodes  # noqa: E402
+from epochpod_assets.defs import resources  # noqa: E402
+from epochpod_assets.defs.assets.episodes import (  # noqa: E402
     episode_audio,
     episode_outline,
     episode_script,
     published_episode,
 )
-from epochpod_assets.catalog.schema import episodes  # noqa: E402
-from epochpod_assets.formats import fitting, longform  # noqa: E402
+from epochpod_assets.defs.resources import resources_from_env  # noqa: E402
 from epochpod_assets.intake import open_catalog  # noqa: E402
-from epochpod_assets.resources import resources_from_env  # noqa: E402
+from epochpod_assets.scripting import fitting, longform  # noqa: E402
 from epochpod_assets_tests.support.fake_openai import (  # noqa: E402
     CHAT,
     SPEECH,

@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the scenario and the fake server live with the tests
 
-from epochpod_assets_tests.test_openai_pipeline import (  # noqa: E402
+from epochpod_assets_tests.scenarios.test_openai_pipeline import (  # noqa: E402
     FAULT_MAX_RETRIES,
     FAULT_TIMEOUT,
     FAULTS,

@@ -31,8 +31,8 @@ EXECUTOR_ENV = "EPOCHPOD_BENCH_EXECUTOR"
 def location(executor: str) -> dg.Definitions:
     """The production definitions (asset checks included) with `executor` for every job."""
     from epochpod_assets.definitions import defs as production
-    from epochpod_assets.jobs import generate_episode
-    from epochpod_assets.sensors import episode_requests
+    from epochpod_assets.defs.jobs import generate_episode
+    from epochpod_assets.defs.sensors import episode_requests
 
     chosen: dg.ExecutorDefinition = (
         dg.in_process_executor

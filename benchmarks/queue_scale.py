@@ -20,8 +20,8 @@ import _common
 import dagster as dg
 import sqlalchemy as sa
 
-from epochpod_assets import sensors
 from epochpod_assets.catalog import Catalog
+from epochpod_assets.defs import sensors
 from epochpod_assets_tests.support.reliability import bulk_enqueue, drain
 
 

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the fake server and the script live with the tests
 
 from epochpod_assets.storage import LocalMediaStore  # noqa: E402
+from epochpod_assets_tests.audio.test_rendering import render_through, two_speaker_script  # noqa: E402
 from epochpod_assets_tests.support.fake_openai import FakeOpenAI  # noqa: E402
-from epochpod_assets_tests.test_rendering import render_through, two_speaker_script  # noqa: E402
 
 
 def main() -> int:

@@ -26,11 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the fake server lives with the tests
 
+from epochpod_assets.audio.rendering import render_tracks  # noqa: E402
+from epochpod_assets.audio.segments import SegmentCache  # noqa: E402
 from epochpod_assets.formats.base import Line, Section, TrackPlan  # noqa: E402
 from epochpod_assets.providers.base import Usage  # noqa: E402
 from epochpod_assets.providers.openai_voice import OpenAIVoice  # noqa: E402
-from epochpod_assets.rendering import render_tracks  # noqa: E402
-from epochpod_assets.segments import SegmentCache  # noqa: E402
 from epochpod_assets.storage import LocalMediaStore  # noqa: E402
 from epochpod_assets_tests.support.fake_openai import FakeOpenAI, Faults  # noqa: E402
 

@@ -2,19 +2,19 @@
 
 import dagster as dg
 
-from epochpod_assets.assets.costs import generation_costs
-from epochpod_assets.assets.episodes import (
+from epochpod_assets.defs.assets.costs import generation_costs
+from epochpod_assets.defs.assets.episodes import (
     episode_audio,
     episode_outline,
     episode_script,
     published_episode,
 )
-from epochpod_assets.assets.feed import podcast_feed, publication_reports
-from epochpod_assets.checks import episode_checks
-from epochpod_assets.jobs import executor, generate_episode, request_episode
-from epochpod_assets.notifications import FailureWebhookResource
-from epochpod_assets.resources import env, resources_from_env
-from epochpod_assets.sensors import episode_requests, episode_run_failures, episode_run_sweeper
+from epochpod_assets.defs.assets.feed import podcast_feed, publication_reports
+from epochpod_assets.defs.checks import episode_checks
+from epochpod_assets.defs.jobs import executor, generate_episode, request_episode
+from epochpod_assets.defs.notifications import FailureWebhookResource
+from epochpod_assets.defs.resources import env, resources_from_env
+from epochpod_assets.defs.sensors import episode_requests, episode_run_failures, episode_run_sweeper
 
 defs = dg.Definitions(
     assets=[

@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from epochpod_assets.voices import VOICES
+from epochpod_assets.providers.voices import VOICES
 
 # A request is a few short fields; anything bigger is a mistake or an attack.
 MAX_REQUEST_BYTES = 16_384

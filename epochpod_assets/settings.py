@@ -241,7 +241,7 @@ class Settings(BaseSettings):
     @classmethod
     def _limits(cls, value: str | None) -> str | None:
         if value is not None:
-            from epochpod_assets.ratelimit import parse_limits
+            from epochpod_assets.providers.ratelimit import parse_limits
 
             parse_limits(value)
         return value

@@ -18,8 +18,8 @@ import dagster as dg
 from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
 from epochpod_assets import settings
-from epochpod_assets.resources import CatalogResource
-from epochpod_assets.sensors import settle_failed_run
+from epochpod_assets.defs.resources import CatalogResource
+from epochpod_assets.defs.sensors import settle_failed_run
 
 SENSOR = "episode_requests"
 JOB = "generate_episode"
@@ -179,9 +179,9 @@ def rebuild_reports(
 
 def feed_location(defs: dg.Definitions) -> str:
     """Where the podcast feed is: a path for the local folder, else its URL."""
-    from epochpod_assets.assets.feed import FEED_KEY
     from epochpod_assets.console import audio_location
-    from epochpod_assets.resources import MediaResource
+    from epochpod_assets.defs.assets.feed import FEED_KEY
+    from epochpod_assets.defs.resources import MediaResource
 
     media = (defs.resources or {})["media"]
     assert isinstance(media, MediaResource)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from epochpod_assets import resources
 from epochpod_assets.catalog import Catalog
+from epochpod_assets.defs import resources
 
 # Settings of the test run itself, not of the product under test.
 KEEP_ENV = ("EPOCHPOD_TEST_", "EPOCHPOD_RELIABILITY_", "EPOCHPOD_REQUIRE_POSTGRES")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import espeakng_loader
 
 from epochpod_assets.providers.base import ProviderError, Speech, Usage
-from epochpod_assets.voices import VOICES
+from epochpod_assets.providers.voices import VOICES
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from typing import Any
 
 from epochpod_assets.cli.common import Subparsers, jsonable, open_catalog
 from epochpod_assets.cli.errors import UsageError
+from epochpod_assets.providers.voices import VOICES
 from epochpod_assets.requests import MAX_REQUEST_BYTES, RequestError
-from epochpod_assets.voices import VOICES
 
 # Read a little past the limit, so the size error can name the field that is too long; never
 # the whole of what a path points at (/dev/zero, a log file given by mistake).

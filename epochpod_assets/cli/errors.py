@@ -41,7 +41,7 @@ class UsageError(CommandError):
 
 def one_line(text: str) -> str:
     """`text` on one line, with anything that looks like a secret masked."""
-    from epochpod_assets.notifications import redact
+    from epochpod_assets.defs.notifications import redact
     from epochpod_assets.settings import mask_urls
 
     text = " ".join(str(text).split())

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from epochpod_assets.formats import longform, prose
+from epochpod_assets.formats import prose
 from epochpod_assets.formats.base import (
     EpisodeFormat,
     Line,
@@ -25,6 +25,7 @@ from epochpod_assets.formats.base import (
 )
 from epochpod_assets.providers.base import WritingTask
 from epochpod_assets.requests import AdventureRequest
+from epochpod_assets.scripting import longform
 
 NARRATOR = "Narrator"
 

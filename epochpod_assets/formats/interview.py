@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from epochpod_assets.formats import longform, prose
+from epochpod_assets.formats import prose
 from epochpod_assets.formats.base import (
     EpisodeFormat,
     Line,
@@ -24,6 +24,7 @@ from epochpod_assets.formats.base import (
 )
 from epochpod_assets.providers.base import WritingTask
 from epochpod_assets.requests import InterviewRequest
+from epochpod_assets.scripting import longform
 
 
 class Guest(BaseModel):

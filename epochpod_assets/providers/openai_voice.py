@@ -18,7 +18,7 @@ from epochpod_assets.providers.openai_writer import (
     OpenAIProvider,
     call_openai,
 )
-from epochpod_assets.voices import VOICES
+from epochpod_assets.providers.voices import VOICES
 
 DEFAULT_MODEL = "tts-1"
 DEFAULT_TIMEOUT = 120.0

@@ -40,7 +40,7 @@ from epochpod_assets.providers.base import (
 )
 from epochpod_assets.providers.capabilities import Mode, StructuredOutputMemory
 from epochpod_assets.providers.pricing import Prices, load_prices
-from epochpod_assets.ratelimit import RateLimiter, Reservation
+from epochpod_assets.providers.ratelimit import RateLimiter, Reservation
 
 DEFAULT_MODEL = "gpt-4o-mini"
 # Long enough for a full script section; OpenAI's own default (10 minutes) hides hung calls.

@@ -12,9 +12,9 @@ import pytest
 
 from epochpod_assets import enqueue
 from epochpod_assets.definitions import defs
+from epochpod_assets.defs.sensors import episode_requests
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.run_tags import EPISODE_TAG, FORMAT_TAG, TITLE_TAG
-from epochpod_assets.sensors import episode_requests
 
 ADVENTURE = {"format": "adventure", "setting": "Alexandria, 48 BC", "target_minutes": 1}
 COORDINATOR = {"module": "epochpod_assets.coordinator", "class": "EpisodeRunCoordinator"}

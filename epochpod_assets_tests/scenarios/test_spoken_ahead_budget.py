@@ -9,13 +9,11 @@ import dagster as dg
 import pytest
 
 from epochpod_assets import enqueue
-from epochpod_assets.budget import estimate_episode
 from epochpod_assets.formats import format_for
 from epochpod_assets.intake import open_catalog
+from epochpod_assets.providers.budget import estimate_episode
 from epochpod_assets.requests import parse_request
-from epochpod_assets_tests.support.fake_openai import FakeOpenAI
-from epochpod_assets_tests.support.template_model import template_responder
-from epochpod_assets_tests.test_openai_pipeline import (
+from epochpod_assets_tests.scenarios.test_openai_pipeline import (
     KEY,
     LLM_MODEL,
     PRICES,
@@ -27,6 +25,8 @@ from epochpod_assets_tests.test_openai_pipeline import (
     server_usd,
     use_openai,
 )
+from epochpod_assets_tests.support.fake_openai import FakeOpenAI
+from epochpod_assets_tests.support.template_model import template_responder
 
 
 @pytest.fixture

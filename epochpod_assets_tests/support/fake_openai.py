@@ -75,7 +75,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal
 
-from epochpod_assets.voices import VOICES
+from epochpod_assets.providers.voices import VOICES
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from epochpod_assets.catalog.schema import episodes
 from epochpod_assets.catalog.store import new_episode_id, placeholder_title
 from epochpod_assets.requests import FORMAT_TYPES, parse_request
 from epochpod_assets.status import Stage
-from epochpod_assets_tests.test_openai_pipeline import (
+from epochpod_assets_tests.scenarios.test_openai_pipeline import (
     KEY,
     LLM_MODEL,
     REQUESTS,
@@ -156,8 +156,8 @@ def evaluate_sensor(url: str, instance: Any, explain: bool = False) -> Tick:
 
     import dagster as dg
 
-    from epochpod_assets import sensors
-    from epochpod_assets.resources import CatalogResource
+    from epochpod_assets.defs import sensors
+    from epochpod_assets.defs.resources import CatalogResource
 
     resource = CatalogResource(database_url=url)
     engine = resource.get().engine
@@ -177,7 +177,7 @@ def evaluate_sensor(url: str, instance: Any, explain: bool = False) -> Tick:
 
 def query_and_params(db: Catalog) -> tuple[str, Any]:
     """The statement and parameters `Catalog.pending` sends for the sensor's batch."""
-    from epochpod_assets import sensors
+    from epochpod_assets.defs import sensors
 
     with recording(db.engine) as log:
         db.pending(limit=sensors.BATCH_SIZE, lease=sensors.LEASE)
@@ -234,8 +234,8 @@ def run_fault_queue(count: int, faults: Any, seed: int, instance: Any) -> FaultO
 
     from epochpod_assets import enqueue
     from epochpod_assets.definitions import defs
+    from epochpod_assets.defs.resources import resources_from_env
     from epochpod_assets.intake import open_catalog
-    from epochpod_assets.resources import resources_from_env
     from epochpod_assets.worker import work_queue
     from epochpod_assets_tests.support.fake_openai import FakeOpenAI
 

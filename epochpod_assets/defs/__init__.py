@@ -1,0 +1,1 @@
+"""Every Dagster definition: assets, asset checks, jobs, sensors, resources, partitions."""

@@ -1,0 +1,351 @@
+"""The per-episode assets: outline -> script -> audio -> published episode.
+
+Each asset stores what it made in media storage (JSON for the outline and script, MP3 and
+WebVTT for audio) and returns a `dg.MaterializeResult` whose metadata the UI shows. The code is
+format-agnostic: everything format-specific goes through `episode.format`.
+"""
+
+import json
+from typing import Any
+
+import dagster as dg
+
+from epochpod_assets.audio.rendering import (
+    PAUSE_BETWEEN_SECTIONS,
+    PAUSE_BETWEEN_TURNS,
+    render_tracks,
+)
+from epochpod_assets.audio.segments import SegmentCache
+from epochpod_assets.defs.assets.stages import Episode, episode_stage, titled, usage_metadata
+from epochpod_assets.defs.partitions import episodes_partitions
+from epochpod_assets.defs.resources import (
+    CatalogResource,
+    MediaResource,
+    VoiceResource,
+    WriterResource,
+)
+from epochpod_assets.formats.base import (
+    WORDS_PER_MINUTE,
+    RenderedTrackInfo,
+    count_words,
+    section_words,
+    transcript,
+)
+from epochpod_assets.providers.budget import check_budget
+from epochpod_assets.scripting.continuity import continuity_check_result, continuity_check_spec
+from epochpod_assets.scripting.fitting import write_to_length
+from epochpod_assets.scripting.longform import is_longform
+from epochpod_assets.status import Stage
+from epochpod_assets.storage import (
+    M,
+    MediaStore,
+    display_url,
+    episode_key,
+    get_model,
+    put_json,
+    put_model,
+)
+
+GROUP = "episodes"
+# Transient provider trouble that outlived the client's own retries gets one more go, as in
+# the original (retries: 1); permanent failures are raised with allow_retries=False.
+RETRY = dg.RetryPolicy(
+    max_retries=1, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+@dg.asset(
+    partitions_def=episodes_partitions,
+    group_name=GROUP,
+    retry_policy=RETRY,
+    kinds={"python"},
+    pool="llm",
+)
+def episode_outline(
+    context: dg.AssetExecutionContext,
+    catalog: CatalogResource,
+    writer: WriterResource,
+    media: MediaResource,
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """The episode's plan: who speaks, the sections and questions (or the story's branches),
+    and the sources. Everything after it is written from this plan."""
+    db, store, author = catalog.get(), media.get(), writer.get()
+    with episode_stage(context, db, Stage.GENERATING_OUTLINE, "outline") as stage:
+        check_budget(stage, db, Stage.GENERATING_OUTLINE, writer=author)
+        episode = stage.episode
+        outline = author.write(episode.format.outline_task(episode.request), stage.usage)
+        put_model(store, episode_key(episode.id, "outline.json"), outline)
+    return dg.MaterializeResult(
+        metadata={
+            "title": titled(context, episode.format.publication(episode.request, outline).title),
+            "format": episode.type,
+            "writer": f"{author.provider} / {author.model}",
+            "preview": dg.MetadataValue.md(episode.format.outline_preview(outline)),
+            "wall_seconds": round(stage.seconds, 2),
+            **usage_metadata(stage.usage),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=episodes_partitions,
+    group_name=GROUP,
+    deps=[episode_outline],
+    retry_policy=RETRY,
+    kinds={"python"},
+    pool="llm",
+    check_specs=[continuity_check_spec()],
+)
+def episode_script(
+    context: dg.AssetExecutionContext,
+    catalog: CatalogResource,
+    writer: WriterResource,
+    voice: VoiceResource,
+    media: MediaResource,
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """The words of the episode, turn by turn and speaker by speaker, checked against the cast,
+    the word budget and continuity. The budget is planned from the target duration at the
+    cast's measured speaking rate. A short script is checked before any audio is paid for; a
+    long one is written section by section, in parallel, and each part is spoken as soon as it
+    has passed its own checks, so the parts that miss their length can be rewritten."""
+    db, store, author, speaker = catalog.get(), media.get(), writer.get(), voice.get()
+    with episode_stage(context, db, Stage.GENERATING_SCRIPT, "script") as stage:
+        episode = stage.episode
+        # A long script is spoken as it is written: the voice is armed with the same cap as
+        # the writer, and the allowance does not hold the audio stage's speech back for later.
+        check_budget(
+            stage,
+            db,
+            Stage.GENERATING_SCRIPT,
+            writer=author,
+            voice=speaker,
+            speaks_ahead=is_longform(episode.request),
+        )
+        fmt = episode.format
+        outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
+        # Planned at the voices' remembered rates. A long episode is spoken part by part as
+        # it is written (the audio stage finds the segments cached) and the parts that miss
+        # their length are rewritten (formats/fitting.py).
+        written = write_to_length(
+            author,
+            speaker,
+            fmt,
+            episode.request,
+            outline,
+            store,
+            stage.usage,
+            seconds_between_turns=PAUSE_BETWEEN_TURNS,
+            seconds_between_sections=PAUSE_BETWEEN_SECTIONS,
+            speech_parallel=voice.concurrency,
+        )
+        script = written.script
+        put_model(store, episode_key(episode.id, "script.json"), script)
+        tracks = fmt.tracks(episode.request, outline, script)
+    words = sum(section_words(t.sections) for t in tracks)
+    speakers = sorted({line.speaker for t in tracks for s in t.sections for line in s.lines})
+    return dg.MaterializeResult(
+        metadata={
+            "title": titled(context, fmt.publication(episode.request, outline).title),
+            "format": episode.type,
+            "writer": f"{author.provider} / {author.model}",
+            "word_count": words,
+            "word_budget": written.budget,
+            "writer_words_per_word_asked": round(written.habit, 3),
+            "words_per_minute": ", ".join(f"{v} {r:.0f}" for v, r in sorted(written.rates.items())),
+            "predicted_minutes": round(written.predicted_seconds / 60, 2),
+            "rewritten_to_length": written.rewritten,
+            "parts_corrected_to_length": ", ".join(map(str, written.corrected_parts)) or "none",
+            "lines_spoken_ahead": written.spoken_lines,
+            "speakers": ", ".join(speakers),
+            "turns": sum(len(s.lines) for t in tracks for s in t.sections),
+            "tracks": len(tracks),
+            "preview": dg.MetadataValue.md(fmt.script_preview(episode.request, outline, script)),
+            "wall_seconds": round(stage.seconds, 2),
+            **usage_metadata(stage.usage),
+        },
+        check_results=[continuity_check_result(tracks, fmt.cast(episode.request))],
+    )
+
+
+@dg.asset(
+    partitions_def=episodes_partitions,
+    group_name=GROUP,
+    deps=[episode_script],
+    retry_policy=RETRY,
+    kinds={"python"},
+    pool="tts",
+)
+def episode_audio(
+    context: dg.AssetExecutionContext,
+    catalog: CatalogResource,
+    voice: VoiceResource,
+    media: MediaResource,
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """The episode's sound: every line spoken in its speaker's voice, assembled into
+    loudness-normalized MP3 tracks with chapters and captions (one track per adventure node)."""
+    db, store, speaker = catalog.get(), media.get(), voice.get()
+    with episode_stage(context, db, Stage.GENERATING_AUDIO, "audio") as stage:
+        check_budget(stage, db, Stage.GENERATING_AUDIO, voice=speaker)
+        episode = stage.episode
+        fmt = episode.format
+        outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
+        script: Any = _upstream(store, episode, "script.json", fmt.script_model)
+        plans = fmt.tracks(episode.request, outline, script)
+        publication = fmt.publication(episode.request, outline)
+        cache = SegmentCache(speaker, store, stage.usage)
+
+        def on_progress(done: int, total: int) -> None:
+            # 70 -> 89 as segments finish; 90 belongs to UPLOADING.
+            db.set_progress(episode.id, Stage.GENERATING_AUDIO.progress + (19 * done) // total)
+
+        outcomes = render_tracks(
+            episode.id,
+            plans,
+            fmt.cast(episode.request),
+            album="Epoch Pod",
+            description=publication.description,
+            cache=cache,
+            store=store,
+            concurrency=voice.concurrency,
+            on_progress=on_progress,
+            bitrate=voice.mp3_bitrate,
+            beds=voice.audio_beds,
+        )
+        db.set_stage(episode.id, Stage.UPLOADING)
+        manifest = [_track_manifest(o.info, o.rendered) for o in outcomes]
+        put_json(store, episode_key(episode.id, "audio.json"), manifest)
+    seconds = sum(o.info.duration_seconds for o in outcomes)
+    words = sum(section_words(p.sections) for p in plans)
+    loudness = [o.rendered.loudness.integrated_lufs for o in outcomes]
+    return dg.MaterializeResult(
+        metadata={
+            "title": titled(context, publication.title),
+            "format": episode.type,
+            "voice": f"{speaker.provider} / {speaker.model}",
+            "tracks": len(outcomes),
+            "duration_seconds": round(seconds, 1),
+            "estimated_seconds": round(words / WORDS_PER_MINUTE * 60, 1),
+            "audio_bytes": sum(o.info.bytes for o in outcomes),
+            "segments": cache.hits + cache.misses,
+            "cache_hits": cache.hits,
+            "cache_misses": cache.misses,
+            "integrated_lufs": round(min(loudness), 2),
+            # The loudest inter-sample peak of any track (ceiling -1 dBTP).
+            "true_peak_dbtp": round(max(o.rendered.loudness.true_peak_dbtp for o in outcomes), 1),
+            "audio_url": dg.MetadataValue.url(
+                display_url(store, episode_key(episode.id, f"audio/{outcomes[0].info.key}.mp3"))
+            ),
+            **_captions_link(store, episode.id, outcomes[0].info),
+            "wall_seconds": round(stage.seconds, 2),
+            **usage_metadata(stage.usage),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=episodes_partitions,
+    group_name=GROUP,
+    deps=[episode_audio],
+    kinds={"python"},
+)
+def published_episode(
+    context: dg.AssetExecutionContext, catalog: CatalogResource, media: MediaResource
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """The episode as listeners and the web app see it: title, description, transcript,
+    duration, audio URL, sources and format detail on the catalog row, status PUBLISHED."""
+    db, store = catalog.get(), media.get()
+    with episode_stage(context, db, Stage.UPLOADING, "publish") as stage:
+        episode = stage.episode
+        fmt = episode.format
+        outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
+        script: Any = _upstream(store, episode, "script.json", fmt.script_model)
+        tracks = [_track_info(t) for t in _load_manifest(store, episode.id)]
+        plans = fmt.tracks(episode.request, outline, script)
+        publication = fmt.publication(episode.request, outline)
+        entry = tracks[0]
+        text = transcript(s for p in plans for s in p.sections)
+        db.publish(
+            episode.id,
+            {
+                "title": publication.title,
+                "subtitle": publication.subtitle,
+                "description": publication.description,
+                "topic": publication.topic,
+                "era": publication.era,
+                "sources": publication.sources,
+                "transcript": text,
+                "duration_seconds": round(fmt.listening_seconds(episode.request, tracks)),
+                "audio_url": entry.url,
+                "audio_bytes": entry.bytes,
+                "captions_url": entry.captions_url,
+            },
+            fmt.detail(episode.request, outline, script, tracks),
+        )
+    totals = db.stats([episode.id]).get(episode.id)
+    return dg.MaterializeResult(
+        metadata={
+            "title": titled(context, publication.title),
+            "format": episode.type,
+            "audio_url": dg.MetadataValue.url(
+                display_url(store, episode_key(episode.id, f"audio/{entry.key}.mp3"))
+            ),
+            **_captions_link(store, episode.id, entry),
+            "duration_seconds": round(fmt.listening_seconds(episode.request, tracks)),
+            "tracks": len(tracks),
+            "word_count": count_words(text),
+            "episode_usd": round(totals.estimated_usd, 6) if totals else 0.0,
+            "episode_llm_tokens": totals.llm_tokens if totals else 0,
+            "episode_tts_characters": totals.tts_characters if totals else 0,
+        }
+    )
+
+
+def _track_manifest(info: RenderedTrackInfo, rendered: Any) -> dict[str, Any]:
+    return {
+        "key": info.key,
+        "url": info.url,
+        "bytes": info.bytes,
+        "duration_seconds": info.duration_seconds,
+        "captions_url": info.captions_url,
+        "integrated_lufs": rendered.loudness.integrated_lufs,
+        "true_peak_dbtp": rendered.loudness.true_peak_dbtp,
+        "chapters": [{"title": c.title, "start": c.start, "end": c.end} for c in rendered.chapters],
+    }
+
+
+def _captions_link(
+    store: MediaStore, episode_id: str, info: RenderedTrackInfo
+) -> dict[str, dg.MetadataValue]:
+    if not info.captions_url:
+        return {}
+    key = episode_key(episode_id, f"audio/{info.key}.vtt")
+    return {"captions_url": dg.MetadataValue.url(display_url(store, key))}
+
+
+def _upstream(store: MediaStore, episode: Episode, name: str, model: type[M]) -> M:
+    try:
+        return get_model(store, episode_key(episode.id, name), model)
+    except KeyError:
+        raise ValueError(
+            f"{name} does not exist for {episode.id} yet; materialize the upstream asset first"
+        ) from None
+
+
+def _load_manifest(store: MediaStore, episode_id: str) -> list[dict[str, Any]]:
+    try:
+        data: list[dict[str, Any]] = json.loads(store.get(episode_key(episode_id, "audio.json")))
+    except KeyError:
+        raise ValueError(
+            f"audio.json does not exist for {episode_id} yet; materialize episode_audio first"
+        ) from None
+    return data
+
+
+def _track_info(entry: dict[str, Any]) -> RenderedTrackInfo:
+    return RenderedTrackInfo(
+        key=entry["key"],
+        url=entry["url"],
+        bytes=entry["bytes"],
+        duration_seconds=entry["duration_seconds"],
+        captions_url=entry.get("captions_url"),
+    )

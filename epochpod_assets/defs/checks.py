@@ -1,0 +1,302 @@
+"""Asset checks: what a producer would verify before an episode goes out.
+
+On `episode_script`: the length fits the word budget, every cast member speaks, and a debate
+is balanced. On `episode_audio`: no unplanned dead air, the duration matches the script, and
+every track is on the loudness target. All are blocking: a failed check stops
+`published_episode`, and the episode is left FAILED with the check's reason so the web app
+shows why instead of a run stuck in GENERATING_*.
+
+Checks read what the assets stored (outline, script, audio manifest, MP3s) from media
+storage, so they can be re-run on their own from the Dagster UI.
+"""
+
+import json
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from epochpod_assets.audio.ffmpeg import find_silences
+from epochpod_assets.audio.rendering import PAUSE_BETWEEN_SECTIONS, planned_pause_seconds
+from epochpod_assets.catalog import Catalog
+from epochpod_assets.defs.assets.episodes import episode_audio, episode_script
+from epochpod_assets.defs.assets.stages import Episode, load_episode
+from epochpod_assets.defs.partitions import episodes_partitions
+from epochpod_assets.defs.resources import CatalogResource, MediaResource
+from epochpod_assets.formats.base import (
+    WORD_BUDGET_TOLERANCE,
+    WORDS_PER_MINUTE,
+    TrackPlan,
+    count_words,
+    section_words,
+)
+from epochpod_assets.storage import MediaStore, episode_key, get_model
+
+# No debater may hold more than this share of the debaters' words (the moderator aside).
+MAX_DEBATE_SHARE = 0.60
+# Dead air longer than this, beyond the longest pause the renderer plans, is a defect.
+MAX_UNPLANNED_SILENCE_SECONDS = 3.0
+SILENCE_NOISE_DB = -50.0
+DURATION_TOLERANCE = 0.20
+TARGET_LUFS = -16.0
+LOUDNESS_TOLERANCE_LU = 1.0
+MAX_TRUE_PEAK_DBTP = -1.0
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the checks read back for one episode."""
+
+    episode: Episode
+    plans: list[TrackPlan]
+    store: MediaStore
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    reason: str  # why it passed or failed, in a sentence the web app can show
+    metadata: dict[str, Any]
+
+
+def _stored(catalog: Catalog, store: MediaStore, episode_id: str) -> Stored:
+    episode = load_episode(catalog, episode_id)
+    fmt = episode.format
+    outline: Any = get_model(store, episode_key(episode_id, "outline.json"), fmt.outline_model)
+    script: Any = get_model(store, episode_key(episode_id, "script.json"), fmt.script_model)
+    return Stored(episode, fmt.tracks(episode.request, outline, script), store)
+
+
+def _manifest(store: MediaStore, episode_id: str) -> list[dict[str, Any]]:
+    tracks: list[dict[str, Any]] = json.loads(store.get(episode_key(episode_id, "audio.json")))
+    return tracks
+
+
+def _run_check(
+    context: dg.AssetCheckExecutionContext,
+    catalog: CatalogResource,
+    media: MediaResource,
+    name: str,
+    judge: Callable[[Stored], Verdict],
+) -> dg.AssetCheckResult:
+    """Runs one check for the run's episode; a failure leaves the episode FAILED."""
+    db, store = catalog.get(), media.get()
+    episode_id = context.partition_key
+    verdict = judge(_stored(db, store, episode_id))
+    if not verdict.passed and db.get(episode_id) is not None:
+        db.fail(episode_id, f"check {name} failed: {verdict.reason}")
+    return dg.AssetCheckResult(
+        passed=verdict.passed,
+        description=verdict.reason,
+        metadata=verdict.metadata,
+    )
+
+
+# --- the script -----------------------------------------------------------------------------
+
+
+def judge_word_budget(stored: Stored) -> Verdict:
+    words = _words_per_listen(stored)
+    budget = stored.episode.format.word_budget(stored.episode.request)
+    low = round(budget * (1 - WORD_BUDGET_TOLERANCE))
+    high = round(budget * (1 + WORD_BUDGET_TOLERANCE))
+    passed = low <= words <= high
+    return Verdict(
+        passed,
+        f"{words} words per listen for a budget of {budget} (allowed {low} to {high})",
+        {"word_count": words, "word_budget": budget, "low": low, "high": high},
+    )
+
+
+def _words_per_listen(stored: Stored) -> int:
+    """The budget is for one listen: the whole script, or for an adventure one path through
+    `depth` nodes, which at the nodes' average length is what a listener hears."""
+    counts = [section_words(plan.sections) for plan in stored.plans]
+    if stored.episode.type != "ADVENTURE":
+        return sum(counts)
+    depth = max(1, int(getattr(stored.episode.request, "depth", 1)))
+    return round(sum(counts) / len(counts) * depth)
+
+
+def judge_cast_speaks(stored: Stored) -> Verdict:
+    cast = set(stored.episode.format.cast(stored.episode.request))
+    spoken = Counter(
+        line.speaker for plan in stored.plans for s in plan.sections for line in s.lines
+    )
+    silent = sorted(cast - set(spoken))
+    unknown = sorted(set(spoken) - cast)
+    problems = []
+    if silent:
+        problems.append(f"never speak: {', '.join(silent)}")
+    if unknown:
+        problems.append(f"not in the cast: {', '.join(unknown)}")
+    return Verdict(
+        not problems,
+        "; ".join(problems) or f"all {len(cast)} cast members speak",
+        {"turns_by_speaker": dg.MetadataValue.json(dict(spoken))},
+    )
+
+
+def judge_debate_balance(stored: Stored) -> Verdict:
+    if stored.episode.type != "DEBATE":
+        return Verdict(True, "not a debate", {})
+    debaters = [p.name for p in stored.episode.request.participants]
+    words = dict.fromkeys(debaters, 0)
+    for plan in stored.plans:
+        for section in plan.sections:
+            for line in section.lines:
+                if line.speaker in words:
+                    words[line.speaker] += count_words(line.text)
+    total = sum(words.values())
+    shares = {name: (count / total if total else 0.0) for name, count in words.items()}
+    top = max(shares, key=lambda name: shares[name])
+    passed = total > 0 and shares[top] <= MAX_DEBATE_SHARE
+    return Verdict(
+        passed,
+        f"{top} has {shares[top]:.0%} of the debaters' words (at most "
+        f"{MAX_DEBATE_SHARE:.0%} allowed)",
+        {"shares": dg.MetadataValue.json({k: round(v, 3) for k, v in shares.items()})},
+    )
+
+
+# --- the audio ------------------------------------------------------------------------------
+
+
+def judge_silence(stored: Stored) -> Verdict:
+    # Planned pauses are at most PAUSE_BETWEEN_SECTIONS; anything longer than that plus the
+    # allowance is dead air nobody wrote.
+    longest_allowed = PAUSE_BETWEEN_SECTIONS + MAX_UNPLANNED_SILENCE_SECONDS
+    found = []
+    for track in _manifest(stored.store, stored.episode.id):
+        mp3 = stored.store.get(episode_key(stored.episode.id, f"audio/{track['key']}.mp3"))
+        for start, seconds in find_silences(
+            mp3, min_seconds=longest_allowed, noise_db=SILENCE_NOISE_DB
+        ):
+            found.append(f"{track['key']} at {start:.1f} s for {seconds:.1f} s")
+    return Verdict(
+        not found,
+        ("dead air: " + "; ".join(found[:5]))
+        if found
+        else f"no silence longer than {longest_allowed:g} s",
+        {"silences": len(found), "longest_allowed_seconds": longest_allowed},
+    )
+
+
+def judge_duration(stored: Stored) -> Verdict:
+    tracks = {track["key"]: track for track in _manifest(stored.store, stored.episode.id)}
+    misses = []
+    detail = {}
+    for plan in stored.plans:
+        # The script's estimate: its words at the speaking rate, plus the pauses it plans.
+        estimate = section_words(plan.sections) / WORDS_PER_MINUTE * 60
+        estimate += planned_pause_seconds(plan)
+        actual = float(tracks[plan.key]["duration_seconds"]) if plan.key in tracks else 0.0
+        detail[plan.key] = {"seconds": round(actual, 1), "estimate": round(estimate, 1)}
+        if abs(actual - estimate) > DURATION_TOLERANCE * estimate:
+            misses.append(f"{plan.key} lasts {actual:.0f} s for an estimate of {estimate:.0f} s")
+    return Verdict(
+        not misses,
+        "; ".join(misses[:5])
+        if misses
+        else f"every track within ±{DURATION_TOLERANCE:.0%} of the script's estimate",
+        {"tracks": dg.MetadataValue.json(detail)},
+    )
+
+
+def judge_loudness(stored: Stored) -> Verdict:
+    misses = []
+    for track in _manifest(stored.store, stored.episode.id):
+        lufs, peak = float(track["integrated_lufs"]), float(track["true_peak_dbtp"])
+        if abs(lufs - TARGET_LUFS) > LOUDNESS_TOLERANCE_LU or peak > MAX_TRUE_PEAK_DBTP:
+            misses.append(f"{track['key']} measures {lufs} LUFS, {peak} dBTP")
+    return Verdict(
+        not misses,
+        ("; ".join(misses[:5]) + f" (wanted {TARGET_LUFS} ±{LOUDNESS_TOLERANCE_LU} LUFS, "
+         f"at most {MAX_TRUE_PEAK_DBTP} dBTP)")
+        if misses
+        else f"every track at {TARGET_LUFS} ±{LOUDNESS_TOLERANCE_LU} LUFS, "
+        f"≤ {MAX_TRUE_PEAK_DBTP} dBTP",
+        {"off_target_tracks": len(misses)},
+    )  # fmt: skip
+
+
+# --- the Dagster definitions ----------------------------------------------------------------
+# (No `from __future__ import annotations` in this module: Dagster inspects the `context`
+# annotation at definition time and rejects it as a string.)
+
+
+def _episode_check(asset: dg.AssetsDefinition) -> Callable[[Callable[..., Any]], Any]:
+    """A blocking check of one episode partition of `asset`."""
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        # Partitioned checks are a Dagster preview feature; they are what lets a check see
+        # which episode it is checking (context.partition_key), so we opt in knowingly.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", dg.PreviewWarning)
+            return dg.asset_check(asset=asset, blocking=True, partitions_def=episodes_partitions)(
+                fn
+            )
+
+    return decorate
+
+
+@_episode_check(episode_script)
+def script_within_word_budget(
+    context: dg.AssetCheckExecutionContext, catalog: CatalogResource, media: MediaResource
+) -> dg.AssetCheckResult:
+    """The script's length is within ±20% of the word budget for the requested minutes."""
+    return _run_check(context, catalog, media, "script_within_word_budget", judge_word_budget)
+
+
+@_episode_check(episode_script)
+def every_cast_member_speaks(
+    context: dg.AssetCheckExecutionContext, catalog: CatalogResource, media: MediaResource
+) -> dg.AssetCheckResult:
+    """Everyone the request cast has lines, and no one outside the cast does."""
+    return _run_check(context, catalog, media, "every_cast_member_speaks", judge_cast_speaks)
+
+
+@_episode_check(episode_script)
+def debate_is_balanced(
+    context: dg.AssetCheckExecutionContext, catalog: CatalogResource, media: MediaResource
+) -> dg.AssetCheckResult:
+    """No debater speaks more than 60% of the debaters' words (passes for other formats)."""
+    return _run_check(context, catalog, media, "debate_is_balanced", judge_debate_balance)
+
+
+@_episode_check(episode_audio)
+def no_dead_air(
+    context: dg.AssetCheckExecutionContext, catalog: CatalogResource, media: MediaResource
+) -> dg.AssetCheckResult:
+    """No track has a silence more than 3 s longer than the longest planned pause."""
+    return _run_check(context, catalog, media, "no_dead_air", judge_silence)
+
+
+@_episode_check(episode_audio)
+def duration_matches_script(
+    context: dg.AssetCheckExecutionContext, catalog: CatalogResource, media: MediaResource
+) -> dg.AssetCheckResult:
+    """Every track lasts within ±20% of its script's estimate (words at 150 per minute plus
+    the planned pauses)."""
+    return _run_check(context, catalog, media, "duration_matches_script", judge_duration)
+
+
+@_episode_check(episode_audio)
+def loudness_on_target(
+    context: dg.AssetCheckExecutionContext, catalog: CatalogResource, media: MediaResource
+) -> dg.AssetCheckResult:
+    """Every track measures -16 ±1 LUFS integrated with true peak at or below -1 dBTP."""
+    return _run_check(context, catalog, media, "loudness_on_target", judge_loudness)
+
+
+episode_checks = [
+    script_within_word_budget,
+    every_cast_member_speaks,
+    debate_is_balanced,
+    no_dead_air,
+    duration_matches_script,
+    loudness_on_target,
+]
