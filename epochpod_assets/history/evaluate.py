@@ -1,0 +1,86 @@
+"""Scoring the offline checks on the labelled sets in `benchmarks/data/`.
+
+`benchmarks/integrity.py` prints these figures and a test asserts the targets, so both use
+this one scoring code. A line labelled "anachronism" counts as found when the time guard
+reports at least one finding on it; a "clean" line counts as a false positive when it reports
+any. A claim counts as right when the checker's verdict equals the label.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from epochpod_assets.history.dates import parse_date
+from epochpod_assets.history.factsheet import Finding
+from epochpod_assets.history.timeguard import check_text
+
+DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
+TIMEGUARD_SET = DATA / "timeguard_labelled.jsonl"
+CLAIMS_SET = DATA / "claims_labelled.jsonl"
+
+
+def read_jsonl(path: Path) -> list[dict[str, object]]:
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{number}: not JSON ({error.msg})") from None
+    return rows
+
+
+@dataclass
+class TimeGuardScore:
+    lines: int = 0
+    figures: int = 0
+    anachronisms: int = 0
+    clean: int = 0
+    found: int = 0
+    false_positives: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
+    missed_by_kind: Counter[str] = field(default_factory=Counter)
+    misses: list[str] = field(default_factory=list)
+    false_alarms: list[str] = field(default_factory=list)
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.anachronisms if self.anachronisms else 1.0
+
+    @property
+    def false_positive_rate(self) -> float:
+        return self.false_positives / self.clean if self.clean else 0.0
+
+
+def score_timeguard(path: Path = TIMEGUARD_SET) -> TimeGuardScore:
+    score = TimeGuardScore()
+    figures = set()
+    for row in read_jsonl(path):
+        text, label, kind = str(row["text"]), str(row["label"]), str(row["kind"])
+        figures.add(str(row["figure"]))
+        findings: list[Finding] = check_text(
+            text, parse_date(str(row["as_of"])), role="figure", speaker=str(row["figure"])
+        )
+        score.lines += 1
+        score.by_kind[kind] += 1
+        described = f"[{row['id']}] {row['figure']} @ {row['as_of']}: {text}"
+        if label == "anachronism":
+            score.anachronisms += 1
+            if findings:
+                score.found += 1
+            else:
+                score.missed_by_kind[kind] += 1
+                score.misses.append(f"{described}  ({row.get('note', '')})")
+        elif label == "clean":
+            score.clean += 1
+            if findings:
+                score.false_positives += 1
+                terms = ", ".join(f"{f.term!r} ({f.evidence})" for f in findings)
+                score.false_alarms.append(f"{described}  -> {terms}")
+        else:
+            raise ValueError(f"line {row['id']}: unknown label {label!r}")
+    score.figures = len(figures)
+    return score
