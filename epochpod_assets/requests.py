@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -22,6 +23,9 @@ from epochpod_assets.providers.voices import VOICES
 
 # A request is a few short fields; anything bigger is a mistake or an attack.
 MAX_REQUEST_BYTES = 16_384
+# Text up to this size is still parsed when too big, only to name the field that is too long;
+# beyond it the error says only that the request is too big.
+MAX_PARSED_BYTES = 64 * MAX_REQUEST_BYTES
 
 
 class RequestError(ValueError):
@@ -50,6 +54,15 @@ def _known_voice(value: str) -> str:
     return value
 
 
+def _not_a_boolean(value: Any) -> Any:
+    # JSON's true is not 1: `"target_minutes": true` is a mistake to name, not one minute.
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {str(value).lower()}")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_a_boolean)]
+Count = Annotated[int, BeforeValidator(_not_a_boolean)]
 Name = Annotated[str, Field(max_length=120), AfterValidator(_clean_text)]
 Topic = Annotated[str, Field(max_length=300), AfterValidator(_clean_text)]
 Prose = Annotated[str, Field(max_length=500), AfterValidator(_clean_text)]
@@ -61,7 +74,8 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: UserId | None = None
-    target_minutes: float = Field(default=5, ge=1, le=60)
+    # 1 to 60 for every format (README, `--help` and the launchpad say the same).
+    target_minutes: Number = Field(default=5, ge=1, le=60)
 
 
 class InterviewRequest(_Request):
@@ -109,7 +123,7 @@ class DebateRequest(_Request):
     participants: list[Participant] = Field(min_length=2, max_length=4)
     moderator_name: Name = "The Epoch Moderator"
     moderator_voice: Voice = "alloy"
-    rounds: int = Field(default=3, ge=1, le=6)
+    rounds: Count = Field(default=3, ge=1, le=6)
 
     @model_validator(mode="after")
     def _cast_is_distinct(self) -> DebateRequest:
@@ -152,8 +166,8 @@ class AdventureRequest(_Request):
     protagonist: Name = "you"
     premise: Prose | None = None
     narrator_voice: Voice = "fable"
-    depth: int = Field(default=3, ge=1, le=4, description="levels of choices before an ending")
-    choices: int = Field(default=2, ge=2, le=3, description="choices offered at each node")
+    depth: Count = Field(default=3, ge=1, le=4, description="levels of choices before an ending")
+    choices: Count = Field(default=2, ge=2, le=3, description="choices offered at each node")
 
     @property
     def node_count(self) -> int:
@@ -210,7 +224,7 @@ def parse_request(raw: Any) -> InterviewRequest | DebateRequest | AdventureReque
     except (ValueError, RecursionError):
         raise RequestError(["request: is nested too deeply or holds a number too long"]) from None
     if size > MAX_REQUEST_BYTES:
-        raise RequestError([f"request: is larger than {MAX_REQUEST_BYTES} bytes"])
+        raise RequestError([_too_big(raw)])
     kind = raw.get("format")
     if not isinstance(kind, str) or kind not in FORMAT_TYPES:
         shown = repr(kind) if isinstance(kind, str | None) else f"a {type(kind).__name__}"
@@ -221,8 +235,35 @@ def parse_request(raw: Any) -> InterviewRequest | DebateRequest | AdventureReque
         raise RequestError(_problems(e)) from None
 
 
+def _size(value: Any) -> int:
+    return len(json.dumps(value, default=str).encode("utf-8", "surrogatepass"))
+
+
+def _too_big(raw: Any) -> str:
+    """The size error, naming the field that makes the request too big: the part holding
+    most of the bytes, followed down while one part holds most of its parent."""
+    path: list[str] = []
+    value, size = raw, _size(raw)
+    while isinstance(value, dict | list) and value:
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        key, child = max(items, key=lambda item: _size(item[1]))
+        child_size = _size(child)
+        if child_size * 2 < size:
+            break
+        path.append(str(key))
+        value, size = child, child_size
+    if not path:
+        return f"request: is larger than {MAX_REQUEST_BYTES} bytes"
+    field = ".".join(path)
+    return (
+        f"{field}: is too long; the request is larger than {MAX_REQUEST_BYTES} bytes "
+        f"({field} alone is {size} bytes)"
+    )
+
+
 def _json_object(text: str) -> Any:
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_REQUEST_BYTES:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_PARSED_BYTES:
         raise RequestError([f"request: is larger than {MAX_REQUEST_BYTES} bytes"])
     try:
         return json.loads(text)

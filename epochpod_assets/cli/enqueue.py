@@ -12,11 +12,11 @@ from typing import Any
 from epochpod_assets.cli.common import Subparsers, jsonable, open_catalog
 from epochpod_assets.cli.errors import UsageError
 from epochpod_assets.providers.voices import VOICES
-from epochpod_assets.requests import MAX_REQUEST_BYTES, RequestError
+from epochpod_assets.requests import MAX_PARSED_BYTES, MAX_REQUEST_BYTES, RequestError
 
-# Read a little past the limit, so the size error can name the field that is too long; never
-# the whole of what a path points at (/dev/zero, a log file given by mistake).
-READ_CAP = 4 * MAX_REQUEST_BYTES
+# Read past the limit, so the size error can name the field that is too long; never the whole
+# of what a path points at (/dev/zero, a log file given by mistake).
+READ_CAP = MAX_PARSED_BYTES
 VOICE_HELP = f"one of {', '.join(VOICES)}"
 
 
