@@ -55,7 +55,15 @@ class WritingTask(Generic[T]):
     def parse(self, data: Any) -> T:
         """An answer (parsed JSON in the wire shape) as `schema`; pydantic's ValidationError
         (a ValueError) if it does not fit."""
-        return self.schema.model_validate(self.decode(data) if self.decode else data)
+        if self.decode is None:
+            return self.schema.model_validate(data)
+        try:
+            decoded = self.decode(data)
+        except (KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise StructureRejected(
+                f"the answer does not have the schema's shape ({type(exc).__name__}: {exc})"
+            ) from None
+        return self.schema.model_validate(decoded)
 
     def wire(self, answer: T) -> Any:
         """`answer` in the wire shape (JSON-ready)."""

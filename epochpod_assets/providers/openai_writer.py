@@ -340,10 +340,12 @@ def _accept(
 ) -> T:
     """The parsed, checked answer; ValueError with the reason if it is not acceptable.
 
-    The schema is checked here too, not only by the server: a server in JSON or text mode
-    does not enforce it, and one that claims `json_schema` may ignore keywords it lacks."""
+    In JSON and text mode nothing enforced the schema, so it is checked here; in `json_schema`
+    mode the server did. Either way the model's own validation and the task's checks follow."""
     data = extract_json(content) if mode == "text" else _loads(content)
-    problem = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    problem = None
+    if mode != "json_schema":
+        problem = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if problem is not None:
         where = ".".join(str(part) for part in problem.absolute_path) or "answer"
         raise StructureRejected(f"{where}: {_schema_problem(problem)}")
