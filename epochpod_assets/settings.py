@@ -112,6 +112,23 @@ class Settings(BaseSettings):
     openai_base_url: str | None = var(
         None, "an http(s):// URL of an OpenAI-compatible API", env="OPENAI_BASE_URL"
     )
+    # Writing and speech may each have their own OpenAI-compatible server (a local Ollama or
+    # vLLM writes, a Kokoro or openedai-speech server speaks); each defaults to OPENAI_*.
+    llm_base_url: str | None = var(None, "an http(s):// URL of an OpenAI-compatible chat API")
+    llm_api_key: SecretStr | None = var(
+        None, "an API key (any text for a local server)", secret=True
+    )
+    tts_base_url: str | None = var(None, "an http(s):// URL of an OpenAI-compatible speech API")
+    tts_api_key: SecretStr | None = var(
+        None, "an API key (any text for a local server)", secret=True
+    )
+    tts_voices: str | None = var(
+        None, "the speech server's voice names, separated by commas, e.g. af_bella,am_adam"
+    )
+    tts_voice_map: str | None = var(
+        None,
+        "request voice=server voice pairs separated by commas, e.g. onyx=am_adam,echo=bm_george",
+    )
     writer: Choice = var("auto", "auto, offline or openai")
     voice: Choice = var("auto", "auto, offline or openai")
     llm_model: str = var("gpt-4o-mini", "a chat model name")
@@ -211,7 +228,13 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "s3_endpoint_url", "openai_base_url", "feed_link", "feed_image_url", "public_base_url"
+        "s3_endpoint_url",
+        "openai_base_url",
+        "llm_base_url",
+        "tts_base_url",
+        "feed_link",
+        "feed_image_url",
+        "public_base_url",
     )
     @classmethod
     def _a_url(cls, value: str | None, info: Any) -> str | None:
@@ -230,6 +253,20 @@ class Settings(BaseSettings):
             parts = urlsplit(value.get_secret_value())
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError("is not an http(s):// URL")
+        return value
+
+    @field_validator("tts_voices")
+    @classmethod
+    def _voice_list(cls, value: str | None) -> str | None:
+        if value is not None:
+            voice_list(value)
+        return value
+
+    @field_validator("tts_voice_map")
+    @classmethod
+    def _voice_pairs(cls, value: str | None) -> str | None:
+        if value is not None:
+            voice_map(value)
         return value
 
     @field_validator("writer", "voice", mode="before")
@@ -274,6 +311,26 @@ class Settings(BaseSettings):
 
     # --- derived -----------------------------------------------------------------------------
 
+    def endpoint(self, role: Literal["llm", "tts"]) -> tuple[str | None, SecretStr | None]:
+        """(base URL, key) of the server that writes ("llm") or speaks ("tts"): its own
+        EPOCHPOD_<ROLE>_BASE_URL / _API_KEY, else OPENAI_BASE_URL / OPENAI_API_KEY."""
+        if role == "llm":
+            return (
+                self.llm_base_url or self.openai_base_url,
+                self.llm_api_key or self.openai_api_key,
+            )
+        return self.tts_base_url or self.openai_base_url, self.tts_api_key or self.openai_api_key
+
+    @property
+    def voices(self) -> tuple[str, ...]:
+        """The speech server's voices (EPOCHPOD_TTS_VOICES); empty: OpenAI's names."""
+        return voice_list(self.tts_voices) if self.tts_voices else ()
+
+    @property
+    def voice_pairs(self) -> dict[str, str]:
+        """Request voice -> the speech server's voice (EPOCHPOD_TTS_VOICE_MAP)."""
+        return voice_map(self.tts_voice_map) if self.tts_voice_map else {}
+
     @property
     def catalog_url(self) -> str:
         """The catalog: PostgreSQL in production, a SQLite file under EPOCHPOD_HOME by default."""
@@ -312,6 +369,36 @@ class Settings(BaseSettings):
             else:
                 names.append(cls.variable(field))
         return names
+
+
+_VOICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+
+
+def voice_list(raw: str) -> tuple[str, ...]:
+    """Voice names separated by commas; ValueError naming a malformed one."""
+    names = tuple(name.strip() for name in raw.split(",") if name.strip())
+    if not names:
+        raise ValueError("names no voice")
+    for name in names:
+        if not _VOICE_NAME.match(name):
+            raise ValueError(f"{name!r} is not a voice name")
+    return names
+
+
+def voice_map(raw: str) -> dict[str, str]:
+    """`request voice=server voice` pairs separated by commas; ValueError naming a bad pair."""
+    from epochpod_assets.providers.voices import VOICES
+
+    pairs: dict[str, str] = {}
+    for pair in (p.strip() for p in raw.split(",") if p.strip()):
+        name, sep, target = (part.strip() for part in pair.partition("="))
+        if not sep or name not in VOICES or not _VOICE_NAME.match(target):
+            raise ValueError(f"{pair!r} is not request voice=server voice (request voices: "
+                             f"{', '.join(VOICES)})")  # fmt: skip
+        pairs[name] = target
+    if not pairs:
+        raise ValueError("names no pair")
+    return pairs
 
 
 def check_database_url(url: str) -> None:

@@ -31,6 +31,12 @@ def epochpod_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
         "EPOCHPOD_MEDIA_DIR",
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
+        "EPOCHPOD_LLM_API_KEY",
+        "EPOCHPOD_LLM_BASE_URL",
+        "EPOCHPOD_TTS_API_KEY",
+        "EPOCHPOD_TTS_BASE_URL",
+        "EPOCHPOD_TTS_VOICES",
+        "EPOCHPOD_TTS_VOICE_MAP",
     ):
         monkeypatch.delenv(name, raising=False)
     resources._catalog.cache_clear()

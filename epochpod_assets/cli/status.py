@@ -60,6 +60,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         from epochpod_assets.console import episode_table, render
 
         render(episode_table(db, rows))
+        # What the costs above are priced at: $0 on a local server is said, not implied.
+        from epochpod_assets.defs.resources import pricing_notes
+
+        print("costs: " + "; ".join(pricing_notes()))
     return 0
 
 
@@ -69,7 +73,10 @@ def _show(args: argparse.Namespace) -> int:
     if row is None:
         raise CommandError(f"episode_id: no episode {args.episode_id!r} in {catalog_label()}")
     stats = db.stats([row["id"]]).get(row["id"])
+    from epochpod_assets.defs.resources import pricing_notes
+
     row = jsonable(row) | {"cost_usd": stats.estimated_usd if stats else 0.0}
+    row["pricing"] = "; ".join(pricing_notes())
     if args.json:
         print(json.dumps(row, indent=2))
     else:

@@ -123,7 +123,10 @@ class _OpenAIProviderResource(dg.ConfigurableResource):  # type: ignore[type-arg
             return False
         if not self.api_key:
             raise dg.DagsterInvalidConfigError(  # type: ignore[no-untyped-call]
-                f"{role} provider is 'openai' but OPENAI_API_KEY is not set", [], None
+                f"{role} provider is 'openai' but no API key is set (OPENAI_API_KEY, or "
+                f"EPOCHPOD_{'LLM' if role == 'writer' else 'TTS'}_API_KEY)",
+                [],
+                None,
             )
         return True
 
@@ -173,7 +176,8 @@ class WriterResource(_OpenAIProviderResource):
             )
         else:
             inner = OfflineWriter()
-        return self._opened(BudgetedWriter(inner, prices))
+        # The provider's own prices: a server that is not OpenAI's prices its models itself.
+        return self._opened(BudgetedWriter(inner, getattr(inner, "prices", prices)))
 
 
 class VoiceResource(_OpenAIProviderResource):
@@ -190,6 +194,10 @@ class VoiceResource(_OpenAIProviderResource):
     mp3_bitrate: str = "128k"
     # A generated intro/outro sting around every track (audio/beds.py).
     audio_beds: bool = False
+    # A speech server that is not OpenAI's: its voice names, and which speaks for which of
+    # the request's (OpenAI) voice names; see OpenAIVoice.
+    voices: str | None = None
+    voice_map: str | None = None
 
     def get(self) -> BudgetedVoice:
         prices = self._prices()
@@ -207,12 +215,14 @@ class VoiceResource(_OpenAIProviderResource):
                 limiter=limiter_for(
                     "openai", self.model, base_url=self.base_url, limits=self.rate_limits
                 ),
+                voices=settings.voice_list(self.voices) if self.voices else (),
+                voice_map=settings.voice_map(self.voice_map) if self.voice_map else None,
             )
         else:
             from epochpod_assets.audio.espeak import EspeakVoice
 
             inner = EspeakVoice()
-        return self._opened(BudgetedVoice(inner, prices))
+        return self._opened(BudgetedVoice(inner, getattr(inner, "prices", prices)))
 
 
 def planned_provider(role: Literal["writer", "voice"]) -> tuple[str, str]:
@@ -221,12 +231,30 @@ def planned_provider(role: Literal["writer", "voice"]) -> tuple[str, str]:
     The budget uses it to price stages whose provider the current asset does not hold.
     """
     config = settings.load()
-    has_key = config.openai_api_key is not None
+    has_key = config.endpoint("llm" if role == "writer" else "tts")[1] is not None
     if role == "writer":
         choice, model = config.writer, config.llm_model
     else:
         choice, model = config.voice, config.tts_model
     return ("openai" if uses_openai(choice, has_key) else "offline", model)
+
+
+def pricing_notes() -> list[str]:
+    """How the configured writer and voice are priced (`epochpod status` shows it): a model on
+    a server that is not OpenAI's costs $0 unless EPOCHPOD_PRICES prices it, and says so."""
+    config = settings.load()
+    prices = load_prices(config.prices)
+    notes = []
+    for role, kind, model in (
+        ("writer", "llm", config.llm_model),
+        ("voice", "tts", config.tts_model),
+    ):
+        if planned_provider(role)[0] != "openai":  # type: ignore[arg-type]
+            notes.append(f"{role}: offline, $0")
+            continue
+        base_url = config.endpoint(kind)[0]  # type: ignore[arg-type]
+        notes.append(f"{role} {model}: {prices.for_endpoint(base_url).note(kind, model)}")
+    return notes
 
 
 def env(name: str) -> dg.EnvVar | None:
@@ -246,8 +274,6 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:  # type: ignore[
     """
     config = settings.load()
     openai_settings: dict[str, Any] = {
-        "api_key": env("OPENAI_API_KEY"),
-        "base_url": env("OPENAI_BASE_URL"),
         "timeout": config.openai_timeout,
         "max_retries": config.openai_max_retries,
         "prices": env("EPOCHPOD_PRICES"),
@@ -269,6 +295,9 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:  # type: ignore[
             provider=config.writer,
             model=config.llm_model,
             max_reasks=config.llm_max_reasks,
+            # Writing and speech each on their own server, both defaulting to OPENAI_*.
+            api_key=env("EPOCHPOD_LLM_API_KEY") or env("OPENAI_API_KEY"),
+            base_url=env("EPOCHPOD_LLM_BASE_URL") or env("OPENAI_BASE_URL"),
             **openai_settings,
         ),
         "voice": VoiceResource(
@@ -277,6 +306,10 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:  # type: ignore[
             concurrency=config.tts_concurrency,
             mp3_bitrate=config.mp3_bitrate,
             audio_beds=config.audio_beds,
+            api_key=env("EPOCHPOD_TTS_API_KEY") or env("OPENAI_API_KEY"),
+            base_url=env("EPOCHPOD_TTS_BASE_URL") or env("OPENAI_BASE_URL"),
+            voices=config.tts_voices,
+            voice_map=config.tts_voice_map,
             **openai_settings,
         ),
     }

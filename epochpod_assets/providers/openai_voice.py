@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Mapping, Sequence
 
 import openai
 
 from epochpod_assets.providers.base import ProviderError, Speech, Usage
 from epochpod_assets.providers.openai_writer import (
+    DEFAULT_MAX_RETRIES,
     OpenAIProvider,
     call_openai,
 )
+from epochpod_assets.providers.pricing import Prices, is_openai_endpoint
+from epochpod_assets.providers.ratelimit import RateLimiter
 from epochpod_assets.providers.voices import VOICES
 
 DEFAULT_MODEL = "tts-1"
@@ -35,26 +39,67 @@ _WORD_END = re.compile(r"\s+")
 
 
 class OpenAIVoice(OpenAIProvider):
-    """Speaks text with OpenAI's speech API and reports the characters it paid for."""
+    """Speaks text with an OpenAI-compatible speech API and reports the characters it paid for.
+
+    Requests name OpenAI's voices (they are the cast's roles: host `onyx`, guest `echo`, ...).
+    Another server (Kokoro-FastAPI, openedai-speech, LocalAI) has its own names: `voices` lists
+    them, and `voice_map` says which speaks for which request voice; a request voice with no
+    pair takes, of the server voices no pair claims, the one at its own position in OpenAI's
+    list (wrapping around): the same from episode to episode, and distinct from the mapped.
+    """
 
     default_model = DEFAULT_MODEL
+
+    def __init__(
+        self,
+        api_key: str,
+        model: str | None = None,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        prices: Prices | None = None,
+        limiter: RateLimiter | None = None,
+        *,
+        voices: Sequence[str] = (),
+        voice_map: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(api_key, model, base_url, timeout, max_retries, prices, limiter)
+        self.voices = tuple(voices)
+        self.voice_map = dict(voice_map or {})
 
     def synthesize(
         self, text: str, voice: str, usage: Usage, instructions: str | None = None
     ) -> Speech:
-        self._check_voice(voice)
+        speaks = self.server_voice(voice)
         # Only gpt-4o-mini-tts can be steered; the tts-1 models reject `instructions`.
         steer = instructions if self.model.startswith("gpt-4o-mini-tts") else None
         chunks = [chunk for chunk in split_for_speech(text) if chunk.strip()]
-        pcm = b"".join(self._speak(chunk, voice, steer, usage) for chunk in chunks)
+        pcm = b"".join(self._speak(chunk, speaks, steer, usage) for chunk in chunks)
         return Speech(pcm=pcm, sample_rate=SAMPLE_RATE)
 
-    def _check_voice(self, voice: str) -> None:
-        known = CLASSIC_VOICES if self.model in ("tts-1", "tts-1-hd") else VOICES
-        if voice not in known:
+    def server_voice(self, voice: str) -> str:
+        """The server's name for the request's `voice`; ProviderError if it has none."""
+        if voice in self.voice_map:
+            speaks = self.voice_map[voice]
+        elif self.voices and voice not in self.voices and voice in VOICES:
+            # The server voices no pair claims, so a mapped role keeps its voice to itself.
+            free = [v for v in self.voices if v not in self.voice_map.values()] or self.voices
+            speaks = free[VOICES.index(voice) % len(free)]
+        else:
+            speaks = voice
+        if self.voices:
+            known: Sequence[str] | None = self.voices
+        elif self.model in ("tts-1", "tts-1-hd"):
+            known = CLASSIC_VOICES
+        elif self.model.startswith("gpt-4o-mini-tts") or is_openai_endpoint(self.base_url):
+            known = VOICES
+        else:
+            known = None  # another server's names are its own business: it answers 400 if bad
+        if known is not None and speaks not in known:
             raise ProviderError(
-                f"{self.model} has no voice {voice!r}; choose one of {', '.join(known)}"
+                f"{self.model} has no voice {speaks!r}; choose one of {', '.join(known)}"
             )
+        return speaks
 
     def _speak(self, text: str, voice: str, instructions: str | None, usage: Usage) -> bytes:
         response = call_openai(

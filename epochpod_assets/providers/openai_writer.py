@@ -69,7 +69,9 @@ class OpenAIProvider:
         limiter: RateLimiter | None = None,
     ) -> None:
         self.model = model or self.default_model
-        self.prices = prices or load_prices(None)
+        self.base_url = base_url
+        # A server that is not OpenAI's is free unless the operator's price table says not.
+        self.prices = (prices or load_prices(None)).for_endpoint(base_url)
         # Shared with every other run and process calling this model (see ratelimit.py).
         self.limiter = limiter
         self._client = make_client(api_key, base_url, timeout, max_retries, limiter)
@@ -103,7 +105,6 @@ class OpenAIWriter(OpenAIProvider):
     ) -> None:
         super().__init__(api_key, model, base_url, timeout, max_retries, prices, limiter)
         self.max_reasks = max_reasks
-        self.base_url = base_url
         self.memory = memory or StructuredOutputMemory(None)
 
     def write(self, task: WritingTask[T], usage: Usage) -> T:

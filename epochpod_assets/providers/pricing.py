@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,36 @@ class Prices:
     tts: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TTS_PRICES))
     fallback_llm: TokenPrice = DEFAULT_FALLBACK_LLM
     fallback_tts: float = DEFAULT_FALLBACK_TTS
+    # What the operator's override priced itself ("llm:<model>", "tts:<model>", fallbacks).
+    custom: frozenset[str] = frozenset()
+    # Not OpenAI's API: the host, when `for_endpoint` made these prices for another server.
+    endpoint: str | None = None
+
+    def for_endpoint(self, base_url: str | None) -> Prices:
+        """The prices for one server. OpenAI's API: the table as it is. Any other server (a
+        local Ollama, vLLM or Kokoro, a gateway): a model OpenAI sells keeps its list price (a
+        gateway passes OpenAI's bill on), and every other model costs $0 unless the operator's
+        override prices it -- the dearest-rate fallback is for new OpenAI models, and says
+        nothing about a machine you run."""
+        if is_openai_endpoint(base_url):
+            return self
+        return replace(
+            self,
+            fallback_llm=self.fallback_llm if "fallback_llm" in self.custom else TokenPrice(0, 0),
+            fallback_tts=self.fallback_tts if "fallback_tts" in self.custom else 0.0,
+            endpoint=_host(base_url) or str(base_url),
+        )
+
+    def note(self, kind: str, model: str) -> str:
+        """How `model` (kind "llm" or "tts") is priced, for metadata and `epochpod status`."""
+        table: Mapping[str, Any] = self.llm if kind == "llm" else self.tts
+        if _lookup(table, model) is not None:
+            source = "EPOCHPOD_PRICES" if f"{kind}:{model}" in self.custom else "OpenAI list"
+            return f"{source} price as of {self.as_of}"
+        free = self.fallback_llm == TokenPrice(0, 0) if kind == "llm" else self.fallback_tts == 0
+        if self.endpoint and free:
+            return f"$0: local endpoint {self.endpoint} (set EPOCHPOD_PRICES to price {model})"
+        return f"fallback rate (no price for {model}; set EPOCHPOD_PRICES)"
 
     def llm_usd(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
         price = _lookup(self.llm, model)
@@ -101,6 +132,18 @@ class Prices:
 
 
 DEFAULT_PRICES = Prices()
+
+
+def is_openai_endpoint(base_url: str | None) -> bool:
+    """OpenAI's own API (or Azure OpenAI): what the built-in list prices are for."""
+    if base_url is None:
+        return True
+    host = _host(base_url)
+    return host == "openai.com" or host.endswith((".openai.com", ".openai.azure.com"))
+
+
+def _host(base_url: str | None) -> str:
+    return (urlsplit(base_url or "").hostname or "").lower()
 
 
 def llm_usd(
@@ -155,8 +198,11 @@ def _merge(base: Prices, data: Mapping[str, Any]) -> Prices:
     llm.update({model: _token_price(rate) for model, rate in data.get("llm", {}).items()})
     tts = dict(base.tts)
     tts.update({model: _rate(rate) for model, rate in data.get("tts", {}).items()})
+    custom = {f"llm:{m}" for m in data.get("llm", {})} | {f"tts:{m}" for m in data.get("tts", {})}
+    custom |= {key for key in ("fallback_llm", "fallback_tts") if key in data}
     return replace(
         base,
+        custom=base.custom | custom,
         as_of=str(data.get("as_of", base.as_of)),
         llm=llm,
         tts=tts,

@@ -244,7 +244,7 @@ def test_schema_mismatch_is_re_asked_with_the_field_that_failed(server: FakeOpen
     script = make_writer(server).write(script_task(), Usage())
 
     assert isinstance(script, Script)
-    assert "sections: needs at least 2 items, has 0" in _last_prompt(server)
+    assert "sections: List should have at least 2 items" in _last_prompt(server)
 
 
 def test_a_failed_check_is_re_asked_with_its_message(server: FakeOpenAI) -> None:

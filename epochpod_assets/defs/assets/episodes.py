@@ -31,7 +31,7 @@ from epochpod_assets.formats.base import (
     section_words,
     transcript,
 )
-from epochpod_assets.providers.budget import check_budget
+from epochpod_assets.providers.budget import BudgetedVoice, BudgetedWriter, check_budget
 from epochpod_assets.scripting.continuity import continuity_check_result, continuity_check_spec
 from epochpod_assets.scripting.fitting import write_to_length
 from epochpod_assets.scripting.longform import is_longform
@@ -80,6 +80,7 @@ def episode_outline(
             "title": titled(context, episode.format.publication(episode.request, outline).title),
             "format": episode.type,
             "writer": f"{author.provider} / {author.model}",
+            "writer_pricing": _pricing(author, "llm"),
             "preview": dg.MetadataValue.md(episode.format.outline_preview(outline)),
             "wall_seconds": round(stage.seconds, 2),
             **usage_metadata(stage.usage),
@@ -148,6 +149,7 @@ def episode_script(
             "title": titled(context, fmt.publication(episode.request, outline).title),
             "format": episode.type,
             "writer": f"{author.provider} / {author.model}",
+            "writer_pricing": _pricing(author, "llm"),
             "word_count": words,
             "word_budget": written.budget,
             "writer_words_per_word_asked": round(written.habit, 3),
@@ -222,6 +224,7 @@ def episode_audio(
             "title": titled(context, publication.title),
             "format": episode.type,
             "voice": f"{speaker.provider} / {speaker.model}",
+            "voice_pricing": _pricing(speaker, "tts"),
             "tracks": len(outcomes),
             "duration_seconds": round(seconds, 1),
             "estimated_seconds": round(words / WORDS_PER_MINUTE * 60, 1),
@@ -298,6 +301,14 @@ def published_episode(
             "episode_tts_characters": totals.tts_characters if totals else 0,
         }
     )
+
+
+def _pricing(provider: BudgetedWriter | BudgetedVoice, kind: str) -> str:
+    """How this stage's provider is priced: OpenAI's list, the operator's table, or $0 for a
+    local server (labelled, so a free episode is never mistaken for an unbilled one)."""
+    if provider.provider != "openai":
+        return "offline: $0"
+    return provider.prices.note(kind, provider.model)
 
 
 def _track_manifest(info: RenderedTrackInfo, rendered: Any) -> dict[str, Any]:
