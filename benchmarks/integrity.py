@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from epochpod_assets.history.evaluate import score_timeguard
+from epochpod_assets.history.evaluate import score_claims, score_timeguard
 
 
 def main() -> int:
@@ -37,6 +37,19 @@ def main() -> int:
             print(f"  MISS  {line}")
         for line in guard.false_alarms:
             print(f"  FALSE {line}")
+    claims = score_claims()
+    print("Claim check (offline: facts extracted from each source, then claims matched)")
+    print(
+        f"  labelled claims       {claims.claims}   "
+        + ", ".join(
+            f"{label} {claims.correct_by_label[label]}/{count}"
+            for label, count in sorted(claims.by_label.items())
+        )
+    )
+    print(f"  accuracy              {claims.accuracy:6.1%}")
+    if args.verbose:
+        for line in claims.errors:
+            print(f"  WRONG {line}")
     ok = guard.recall >= 0.90 and guard.false_positive_rate <= 0.05
     return 0 if ok else 1
 

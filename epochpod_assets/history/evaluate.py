@@ -84,3 +84,46 @@ def score_timeguard(path: Path = TIMEGUARD_SET) -> TimeGuardScore:
             raise ValueError(f"line {row['id']}: unknown label {label!r}")
     score.figures = len(figures)
     return score
+
+
+@dataclass
+class ClaimScore:
+    claims: int = 0
+    correct: int = 0
+    by_label: Counter[str] = field(default_factory=Counter)
+    correct_by_label: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.claims if self.claims else 1.0
+
+
+def score_claims(path: Path = CLAIMS_SET) -> ClaimScore:
+    """Each row's source goes through the offline research (`extract_facts`) into a fact
+    sheet, as an episode's would; the claim is then checked against that sheet."""
+    from epochpod_assets.history.claims import check_claim
+    from epochpod_assets.history.extract import extract_facts
+    from epochpod_assets.history.factsheet import FactSheet
+
+    score = ClaimScore()
+    sheets: dict[str, FactSheet] = {}
+    for row in read_jsonl(path):
+        source, topic = str(row["source"]), str(row["topic"])
+        figures = [str(name) for name in row.get("figures", [])]  # type: ignore[attr-defined]
+        if source not in sheets:
+            facts = extract_facts(source, topic=topic, figures=figures, limit=50, source_id=1)
+            sheets[source] = FactSheet(topic=topic, facts=facts)
+        result = check_claim(str(row["claim"]), sheets[source])
+        label = str(row["label"])
+        score.claims += 1
+        score.by_label[label] += 1
+        if result.verdict == label:
+            score.correct += 1
+            score.correct_by_label[label] += 1
+        else:
+            score.errors.append(
+                f"[{row['id']}] {row['claim']}  label {label}, got {result.verdict}"
+                f" ({result.evidence})"
+            )
+    return score

@@ -277,7 +277,7 @@ def _overlaps(hits: list[tuple[int, int]], start: int, end: int) -> bool:
     return any(start < b and a < end for a, b in hits)
 
 
-def _normalize(text: str) -> str:
+def normalize(text: str) -> str:
     return (
         # Curly quotes and dashes as plain ones, so every pattern below can assume them.
         text.replace("\u2019", "'")
@@ -288,16 +288,30 @@ def _normalize(text: str) -> str:
     )
 
 
-def _date_hits(text: str, as_of: HistoricalDate) -> list[_Hit]:
-    hits: list[_Hit] = []
-    taken: list[tuple[int, int]] = []
-    limit = as_of.display()
+@dataclass(frozen=True)
+class DateMention:
+    """A year, date, range, decade or century mentioned in a text.
 
-    def add(start: int, end: int, when: str, later: bool) -> None:
+    `point` is the moment a speaker must have reached to mention it: the date itself, the end
+    of a range ("1939-45" needs 1945), the start of a decade or century ("the 1920s" can be
+    spoken in 1921). `label` says it for people ("the 1960s (from 1960)")."""
+
+    start: int
+    end: int
+    text: str
+    point: HistoricalDate
+    label: str
+
+
+def date_mentions(text: str) -> list[DateMention]:
+    """Every year-like mention in `text`, in order, leaving out numbers that are not years
+    (counts, measures, page numbers, money). The text should be `normalize`d first."""
+    found: list[DateMention] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(start: int, end: int, point: HistoricalDate, label: str) -> None:
         taken.append((start, end))
-        if later:
-            term = text[start:end].strip()
-            hits.append(_Hit(start, end, term, f"{when} is after {limit}", "date"))
+        found.append(DateMention(start, end, text[start:end].strip(), point, label))
 
     for match in _FULL_DATE.finditer(text):
         month_name = match.group("m1") or match.group("m2") or match.group("m3")
@@ -309,6 +323,8 @@ def _date_hits(text: str, as_of: HistoricalDate) -> list[_Hit]:
             continue  # "June 14" with a small number after it is a day, not a year
         if era.startswith("B"):
             year = -year
+        if not has_era and not day_text and not 1000 <= year <= 2999:
+            continue
         try:
             date = HistoricalDate(
                 year=year,
@@ -317,9 +333,7 @@ def _date_hits(text: str, as_of: HistoricalDate) -> list[_Hit]:
             )
         except ValueError:
             continue
-        if not has_era and not day_text and not 1000 <= year <= 2999:
-            continue
-        add(match.start(), match.end(), date.display(), not as_of.covers(date))
+        add(match.start(), match.end(), date, date.display())
     for match in _ISO_DATE.finditer(text):
         if _overlaps(taken, match.start(), match.end()):
             continue
@@ -331,20 +345,26 @@ def _date_hits(text: str, as_of: HistoricalDate) -> list[_Hit]:
             )
         except ValueError:
             continue
-        add(match.start(), match.end(), date.display(), not as_of.covers(date))
+        add(match.start(), match.end(), date, date.display())
     for match in _CENTURY.finditer(text):
         number = (
             int(match.group("num"))
             if match.group("num")
-            else _ORDINALS[match.group("word").lower().replace("  ", " ")]
+            else _ORDINALS[" ".join(match.group("word").lower().split())]
         )
         if (match.group("era") or "").upper().startswith("B"):
             first = -number * 100
         else:
             first = (number - 1) * 100 + 1
+        if first == 0 or abs(first) > 9999:
+            continue
         ordinal = text[match.start() : match.end()].strip()
-        add(match.start(), match.end(), f"the {ordinal} (from {_year_text(first)})",
-            first > as_of.year)  # fmt: skip
+        add(
+            match.start(),
+            match.end(),
+            HistoricalDate(year=first),
+            f"the {ordinal} (from {_year_text(first)})",
+        )
     for match in _DECADE.finditer(text):
         if _overlaps(taken, match.start(), match.end()):
             continue
@@ -355,7 +375,7 @@ def _date_hits(text: str, as_of: HistoricalDate) -> list[_Hit]:
             if decade < 1000:
                 continue  # "the 60s" could be any century; "the 960s" is too rare to guess
             first = decade
-        add(match.start(), match.end(), f"the {_year_text(first)}s", first > as_of.year)
+        add(match.start(), match.end(), HistoricalDate(year=first), f"the {_year_text(first)}s")
     for match in _ERA_YEAR.finditer(text):
         if _overlaps(taken, match.start(), match.end()):
             continue
@@ -364,7 +384,7 @@ def _date_hits(text: str, as_of: HistoricalDate) -> list[_Hit]:
             continue
         if (match.group("era") or "").upper().startswith("B"):
             year = -year
-        add(match.start(), match.end(), _year_text(year), year > as_of.year)
+        add(match.start(), match.end(), HistoricalDate(year=year), _year_text(year))
     for match in _RANGE.finditer(text):
         if _overlaps(taken, match.start(), match.end()):
             continue
@@ -375,7 +395,7 @@ def _date_hits(text: str, as_of: HistoricalDate) -> list[_Hit]:
             continue
         if not _bare_number_is_year(text, match.start(), match.end()):
             continue
-        add(match.start(), match.end(), f"{first}-{last}", last > as_of.year)
+        add(match.start(), match.end(), HistoricalDate(year=last), f"{first}-{last}")
     for match in _BARE.finditer(text):
         if _overlaps(taken, match.start(), match.end()):
             continue
@@ -384,8 +404,18 @@ def _date_hits(text: str, as_of: HistoricalDate) -> list[_Hit]:
             continue
         if not _bare_number_is_year(text, match.start(), match.end()):
             continue
-        add(match.start(), match.end(), str(year), year > as_of.year)
-    return hits
+        add(match.start(), match.end(), HistoricalDate(year=year), str(year))
+    found.sort(key=lambda mention: mention.start)
+    return found
+
+
+def _date_hits(text: str, as_of: HistoricalDate) -> list[_Hit]:
+    limit = as_of.display()
+    return [
+        _Hit(m.start, m.end, m.text, f"{m.label} is after {limit}", "date")
+        for m in date_mentions(text)
+        if not as_of.covers(m.point)
+    ]
 
 
 def _lexicon_hits(text: str, as_of: HistoricalDate) -> list[_Hit]:
@@ -431,7 +461,7 @@ def check_text(
     """Anachronisms in one line. A figure is held to `as_of`; a host or narrator speaks from
     today, so only references to the future are flagged for them."""
     limit = as_of if role == "figure" else today()
-    normalized = _normalize(text)
+    normalized = normalize(text)
     hits = _date_hits(normalized, limit) + _lexicon_hits(normalized, limit)
     hits.sort(key=lambda hit: hit.start)
     return [
