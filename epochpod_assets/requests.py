@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from epochpod_assets.history.dates import AsOf, find_date
 from epochpod_assets.providers.voices import VOICES
 
 # A request is a few short fields; anything bigger is a mistake or an attack.
@@ -69,6 +70,59 @@ Prose = Annotated[str, Field(max_length=500), AfterValidator(_clean_text)]
 UserId = Annotated[str, Field(max_length=64), AfterValidator(_clean_text)]
 Voice = Annotated[str, AfterValidator(_known_voice)]
 
+# More sources than this is a reading list, not an episode's grounding.
+MAX_SOURCES = 12
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _location(value: str) -> str:
+    value = _clean_text(value)
+    scheme = _SCHEME.match(value)
+    if scheme and scheme.group(1).lower() not in ("http", "https"):
+        raise ValueError(
+            f"must be a file path or an http(s) URL, not a {scheme.group(1)}:// address"
+        )
+    return value
+
+
+def _year(value: int) -> int:
+    if value == 0:
+        raise ValueError("there is no year 0; write years before AD 1 as negative numbers")
+    return value
+
+
+class SourceSpec(BaseModel):
+    """A source the episode must rest on: a file (.txt, .md, .pdf, .html) or an http(s) URL.
+
+    A file is read when the request is accepted and its text stored content-addressed in media
+    storage; `sha256` then names that text, so the pipeline never reads the user's path again.
+    A URL is fetched by the research stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    location: Annotated[str, Field(max_length=2000), AfterValidator(_location)] = Field(
+        description="a file path or an http(s) URL"
+    )
+    title: Prose | None = None
+    author: Name | None = None
+    year: Annotated[int, Field(ge=-9999, le=9999), AfterValidator(_year)] | None = Field(
+        default=None, description="year of publication; negative for BC"
+    )
+    sha256: str | None = Field(
+        default=None, description="set when a file is accepted: the stored text's digest"
+    )
+
+    @property
+    def is_url(self) -> bool:
+        return bool(_SCHEME.match(self.location))
+
+    @model_validator(mode="after")
+    def _digest(self) -> SourceSpec:
+        if self.sha256 is not None and not _SHA256.match(self.sha256):
+            raise ValueError("sha256: must be 64 lowercase hex digits")
+        return self
+
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -76,6 +130,11 @@ class _Request(BaseModel):
     user_id: UserId | None = None
     # 1 to 60 for every format (README, `--help` and the launchpad say the same).
     target_minutes: Number = Field(default=5, ge=1, le=60)
+    sources: list[SourceSpec] = Field(
+        default_factory=list,
+        max_length=MAX_SOURCES,
+        description="files or http(s) URLs the episode rests on",
+    )
 
 
 class InterviewRequest(_Request):
@@ -88,6 +147,11 @@ class InterviewRequest(_Request):
     host_name: Name = "The Epoch Host"
     host_voice: Voice = "onyx"
     guest_voice: Voice = "echo"
+    as_of: AsOf | None = Field(
+        default=None,
+        description="the date the guest speaks from (1921, 44 BC, 1921-06-14); default: the "
+        "last year of their life the research stage finds",
+    )
 
     @model_validator(mode="after")
     def _distinct_speakers(self) -> InterviewRequest:
@@ -106,6 +170,9 @@ class Participant(BaseModel):
     name: Name
     position: Topic
     voice: Voice | None = None
+    as_of: AsOf | None = Field(
+        default=None, description="the date this participant speaks from (default: the debate's)"
+    )
 
 
 # Shorter turns than this are not a debate, and cannot be spoken naturally.
@@ -124,6 +191,10 @@ class DebateRequest(_Request):
     moderator_name: Name = "The Epoch Moderator"
     moderator_voice: Voice = "alloy"
     rounds: Count = Field(default=3, ge=1, le=6)
+    as_of: AsOf | None = Field(
+        default=None,
+        description="the date of the meeting, for every participant without a date of their own",
+    )
 
     @model_validator(mode="after")
     def _cast_is_distinct(self) -> DebateRequest:
@@ -168,6 +239,20 @@ class AdventureRequest(_Request):
     narrator_voice: Voice = "fable"
     depth: Count = Field(default=3, ge=1, le=4, description="levels of choices before an ending")
     choices: Count = Field(default=2, ge=2, le=3, description="choices offered at each node")
+    as_of: AsOf | None = Field(
+        default=None,
+        description='the story\'s date; default: the date in the setting ("Rome, 44 BC")',
+    )
+
+    @model_validator(mode="after")
+    def _story_has_a_date(self) -> AdventureRequest:
+        # The time guard needs the story's present; a setting that names none must say it.
+        if self.as_of is None:
+            try:
+                self.as_of = find_date(self.setting)
+            except ValueError as e:
+                raise ValueError(f"setting: {e}, or give as_of") from None
+        return self
 
     @property
     def node_count(self) -> int:

@@ -31,6 +31,9 @@ episodes = sa.Table(
     sa.Column("transcript", sa.Text),
     sa.Column("duration_seconds", sa.Integer),
     sa.Column("sources", sa.JSON),
+    # The research stage's fact sheet and the show notes citing it (migration 0004_research).
+    sa.Column("fact_sheet", sa.JSON),
+    sa.Column("show_notes_url", sa.Text),
     sa.Column("user_id", sa.String(64)),
     sa.Column("request", sa.JSON, nullable=False),
     sa.Column("generation_status", sa.String(32), nullable=False, server_default="PENDING"),

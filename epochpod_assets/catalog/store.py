@@ -221,6 +221,15 @@ class Catalog:
             values["generation_completed_at"] = None
         self._update(episode_id, values)
 
+    def save_research(
+        self, episode_id: str, sources: Sequence[Any], fact_sheet: Mapping[str, Any]
+    ) -> None:
+        """Keep the episode's sources and fact sheet (what its lines rest on) on its row."""
+        self._update(
+            episode_id,
+            {"sources": list(sources), "fact_sheet": dict(fact_sheet), "updated_at": utcnow()},
+        )
+
     def set_progress(self, episode_id: str, progress: int) -> None:
         """Raise progress within the current stage; never moves it backwards."""
         with self.engine.begin() as conn:

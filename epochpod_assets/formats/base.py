@@ -23,6 +23,12 @@ class Line(BaseModel):
 
     speaker: str = Field(description="exactly one of the cast names")
     text: str = Field(description="what the speaker says, as spoken prose without stage directions")
+    # Ids of the fact sheet's facts the line rests on (history/): what the claim check starts
+    # from and what the show notes cite. Empty for a line that claims nothing.
+    facts: list[int] = Field(
+        default_factory=list,
+        description="ids of the fact sheet's facts this line rests on; empty if it states none",
+    )
 
 
 class Section(BaseModel):

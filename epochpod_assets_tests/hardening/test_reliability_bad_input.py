@@ -212,9 +212,9 @@ def test_hostile_looking_text_is_stored_verbatim_and_harms_nothing(
     assert len(rows) == 3 and by_api in {r["id"] for r in rows}
     for row in rows:
         for key, value in request_.items():
-            if key == "participants":  # the voices the request left out are filled in
+            if key == "participants":  # the voices (and dates) left out are filled in
                 value = [
-                    {**p, "voice": q["voice"]}
+                    {**p, "voice": q["voice"], "as_of": q["as_of"]}
                     for p, q in zip(value, row["request"][key], strict=True)
                 ]
             assert row["request"][key] == value, key

@@ -495,7 +495,7 @@ HOSTILE_BUT_VALID: list[tuple[str, dict[str, Any]]] = [
     ),
     ("markup", _with(INTERVIEW, topic='</title><script>alert("x")</script>')),
     ("template injection", _with(INTERVIEW, guest_name="{{ config.__class__ }} ${jndi:ldap://x}")),
-    ("path traversal", _with(ADVENTURE, setting="../../../etc/passwd")),
+    ("path traversal", _with(ADVENTURE, setting="../../../etc/passwd", as_of="48 BC")),
     ("percent and backslashes", _with(INTERVIEW, topic="100% of \\x00 %s %n \\u0000")),
     ("non-latin scripts", _with(INTERVIEW, guest_name="Ἀλέξανδρος ὁ Μέγας", topic="東大寺と奈良")),
     (
