@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from epochpod_assets import settings
 from epochpod_assets.catalog import Catalog
-from epochpod_assets.requests import parse_request
+from epochpod_assets.history.sources import SourceError, ingest
+from epochpod_assets.requests import EpisodeRequestModel, RequestError, parse_request
+from epochpod_assets.storage import MediaStore
 
 
 def open_catalog() -> Catalog:
@@ -20,11 +24,89 @@ def open_catalog() -> Catalog:
     return db
 
 
-def enqueue(request: Any, db: Catalog | None = None) -> str:
+def media_from_env() -> MediaStore:
+    """The media store the environment points at (what the `media` resource builds)."""
+    from epochpod_assets.resources import MediaResource
+
+    def text(name: str) -> str | None:
+        return os.environ.get(name) or None
+
+    return MediaResource(
+        media_dir=text("EPOCHPOD_MEDIA_DIR"),
+        public_base_url=text("EPOCHPOD_PUBLIC_BASE_URL"),
+        storage_url=text("EPOCHPOD_STORAGE_URL"),
+    ).get()
+
+
+def enqueue(request: Any, db: Catalog | None = None, store: MediaStore | None = None) -> str:
     """Validate a request (a model, a dict or JSON text) and queue it as one PENDING episode.
 
-    Returns the new episode id. Raises `RequestError` naming every bad field; nothing is
-    written then.
+    Source files are read now (the pipeline may run on another machine) and their text stored
+    content-addressed in media storage. Returns the new episode id. Raises `RequestError`
+    naming every bad field; nothing is written then.
     """
     valid = parse_request(request)
+    if any(not s.is_url and s.sha256 is None for s in valid.sources):
+        valid = accept_sources(valid, store or media_from_env())
     return (db or open_catalog()).enqueue(valid)
+
+
+class _Staged:
+    """Holds what `ingest` stores until every source of the request has been read, so a bad
+    second file leaves no first file behind."""
+
+    def __init__(self, store: MediaStore) -> None:
+        self.store = store
+        self.pending: dict[str, tuple[bytes, str]] = {}
+
+    def put(self, key: str, data: bytes, content_type: str) -> str:
+        self.pending[key] = (data, content_type)
+        return key
+
+    def exists(self, key: str) -> bool:
+        return key in self.pending or self.store.exists(key)
+
+    def get(self, key: str) -> bytes:
+        return self.pending[key][0] if key in self.pending else self.store.get(key)
+
+    def url(self, key: str) -> str:
+        return self.store.url(key)
+
+    def flush(self) -> None:
+        for key, (data, content_type) in self.pending.items():
+            self.store.put(key, data, content_type)
+
+
+def accept_sources(
+    request: EpisodeRequestModel, store: MediaStore, base_dir: Path | None = None
+) -> EpisodeRequestModel:
+    """The request with every source file read, its text stored and named by its SHA-256.
+    URLs are left for the research stage to fetch. Raises RequestError naming each bad file."""
+    staged = _Staged(store)
+    problems: list[str] = []
+    accepted = []
+    for index, spec in enumerate(request.sources):
+        if spec.is_url or spec.sha256 is not None:
+            accepted.append(spec)
+            continue
+        try:
+            source, _ = ingest(staged, spec, index + 1, base_dir=base_dir or Path.cwd())
+        except SourceError as error:
+            problems.append(f"sources.{index}.location: {error}")
+            continue
+        accepted.append(
+            spec.model_copy(
+                update={"sha256": source.sha256, "title": spec.title or _title(source.title)}
+            )
+        )
+    if problems:
+        raise RequestError(problems)
+    staged.flush()
+    return request.model_copy(update={"sources": accepted})
+
+
+def _title(found: str) -> str | None:
+    # A document's own title is not user input but must pass the same rules when the request
+    # is validated again by the pipeline: printable, one line, within the field's length.
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in found).split())
+    return text[:300] or None

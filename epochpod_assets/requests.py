@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from epochpod_assets.history.dates import AsOf, find_date
+from epochpod_assets.history.sources import SourceRef, is_url
 from epochpod_assets.providers.voices import VOICES
 
 # A request is a few short fields; anything bigger is a mistake or an attack.
@@ -72,56 +73,36 @@ Voice = Annotated[str, AfterValidator(_known_voice)]
 
 # More sources than this is a reading list, not an episode's grounding.
 MAX_SOURCES = 12
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _location(value: str) -> str:
-    value = _clean_text(value)
-    scheme = _SCHEME.match(value)
-    if scheme and scheme.group(1).lower() not in ("http", "https"):
-        raise ValueError(
-            f"must be a file path or an http(s) URL, not a {scheme.group(1)}:// address"
-        )
-    return value
-
-
-def _year(value: int) -> int:
-    if value == 0:
-        raise ValueError("there is no year 0; write years before AD 1 as negative numbers")
-    return value
-
-
-class SourceSpec(BaseModel):
+class SourceSpec(SourceRef):
     """A source the episode must rest on: a file (.txt, .md, .pdf, .html) or an http(s) URL.
 
-    A file is read when the request is accepted and its text stored content-addressed in media
-    storage; `sha256` then names that text, so the pipeline never reads the user's path again.
-    A URL is fetched by the research stage."""
+    A file is read when the request is accepted (`intake.enqueue`) and its text stored
+    content-addressed in media storage; `sha256` then names that text, so the pipeline never
+    reads the user's path again. A URL is fetched by the research stage."""
 
     model_config = ConfigDict(extra="forbid")
 
-    location: Annotated[str, Field(max_length=2000), AfterValidator(_location)] = Field(
-        description="a file path or an http(s) URL"
-    )
     title: Prose | None = None
     author: Name | None = None
-    year: Annotated[int, Field(ge=-9999, le=9999), AfterValidator(_year)] | None = Field(
-        default=None, description="year of publication; negative for BC"
-    )
     sha256: str | None = Field(
-        default=None, description="set when a file is accepted: the stored text's digest"
+        default=None, description="set when a file is accepted: its stored text's SHA-256"
     )
-
-    @property
-    def is_url(self) -> bool:
-        return bool(_SCHEME.match(self.location))
 
     @model_validator(mode="after")
-    def _digest(self) -> SourceSpec:
+    def _checked(self) -> SourceSpec:
+        _clean_text(self.location)
+        if self.year == 0:
+            raise ValueError("year: there is no year 0; years before AD 1 are negative")
         if self.sha256 is not None and not _SHA256.match(self.sha256):
             raise ValueError("sha256: must be 64 lowercase hex digits")
         return self
+
+    @property
+    def is_url(self) -> bool:
+        return is_url(self.location)
 
 
 class _Request(BaseModel):
@@ -265,6 +246,8 @@ EpisodeRequest = Annotated[
 _adapter: TypeAdapter[InterviewRequest | DebateRequest | AdventureRequest] = TypeAdapter(
     EpisodeRequest
 )
+
+EpisodeRequestModel = InterviewRequest | DebateRequest | AdventureRequest
 
 FORMAT_TYPES = {"interview": "INTERVIEW", "debate": "DEBATE", "adventure": "ADVENTURE"}
 

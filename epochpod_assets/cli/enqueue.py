@@ -38,9 +38,23 @@ def register(commands: Subparsers) -> None:
     )
     common.add_argument("--user-id", help="the web app's user id, stored with the episode")
     common.add_argument("--json", action="store_true", help="print the new row as JSON")
+    common.add_argument(
+        "--source",
+        action="append",
+        metavar="PATH_OR_URL",
+        help="a file (.txt, .md, .pdf, .html; read now) or an http(s) URL (fetched by the "
+        "research stage) the episode rests on; repeat for more",
+    )
+    dated = argparse.ArgumentParser(add_help=False)
+    dated.add_argument(
+        "--as-of",
+        metavar="DATE",
+        help="the date the figures speak from: 1921, 44 BC, AD 79, 1921-06-14 (default: the "
+        "last year of their life that research finds; adventures: the setting's date)",
+    )
 
     interview = formats.add_parser(
-        "interview", parents=[common], help="an interview with one historical figure"
+        "interview", parents=[common, dated], help="an interview with one historical figure"
     )
     interview.add_argument(
         "--guest-name", "--guest", dest="guest_name", help="the historical figure (required)"
@@ -52,21 +66,22 @@ def register(commands: Subparsers) -> None:
     interview.add_argument("--guest-voice", help=f"the guest's voice: {VOICE_HELP}")
 
     debate = formats.add_parser(
-        "debate", parents=[common], help="a moderated debate between 2 to 4 figures"
+        "debate", parents=[common, dated], help="a moderated debate between 2 to 4 figures"
     )
     debate.add_argument("--topic", help="the motion debated (required)")
     debate.add_argument(
         "--participant",
         action="append",
-        metavar="NAME=POSITION[=VOICE]",
-        help="a participant and the position they argue; repeat for each (2 to 4)",
+        metavar="NAME=POSITION[=VOICE[=AS_OF]]",
+        help="a participant and the position they argue; repeat for each (2 to 4); AS_OF is "
+        "the date they speak from (default --as-of), e.g. 'Adam Smith=free trade==1776'",
     )
     debate.add_argument("--moderator-name", help="the moderator's name")
     debate.add_argument("--moderator-voice", help=f"the moderator's voice: {VOICE_HELP}")
     debate.add_argument("--rounds", type=int, help="rounds of questions, 1 to 6 (default 3)")
 
     adventure = formats.add_parser(
-        "adventure", parents=[common], help="a branching choose-your-own-adventure story"
+        "adventure", parents=[common, dated], help="a branching choose-your-own-adventure story"
     )
     adventure.add_argument("--setting", help="where and when the story happens (required)")
     adventure.add_argument("--protagonist", help="who the listener is (default you)")
@@ -84,16 +99,25 @@ def register(commands: Subparsers) -> None:
     )
     raw.add_argument("source", metavar="FILE", help="a JSON file, or - for standard input")
     raw.add_argument("--json", action="store_true", help="print the new row as JSON")
+    raw.add_argument(
+        "--source",
+        dest="source_more",
+        action="append",
+        metavar="PATH_OR_URL",
+        help="a source added to the request's own `sources`; repeat for more",
+    )
     enq.set_defaults(run=cmd_enqueue)
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from epochpod_assets.intake import enqueue
+    from epochpod_assets.intake import accept_sources, enqueue, media_from_env
     from epochpod_assets.requests import parse_request
 
     # Validate before the catalog is touched: a rejected request writes nothing, not even
-    # an empty catalog.
+    # an empty catalog. Source files are read (and a missing one rejected) before it too.
     request = parse_request(request_from_args(args))
+    if request.sources:
+        request = accept_sources(request, media_from_env())
     db = open_catalog(create=True)
     assert db is not None
     episode = enqueue(request, db)
@@ -108,12 +132,22 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
 
 def request_from_args(args: argparse.Namespace) -> Any:
     if args.format == "json":
-        return read_request(args.source)
-    skip = {"command", "format", "json", "participant", "run", "debug"}
+        raw = read_request(args.source)
+        if not args.source_more:
+            return raw
+        from epochpod_assets.requests import parse_request
+
+        # Validated as a whole first; the extra sources join the request's own list.
+        whole = parse_request(raw).model_dump(mode="json")
+        whole["sources"] = whole["sources"] + [{"location": s} for s in args.source_more]
+        return whole
+    skip = {"command", "format", "json", "participant", "run", "debug", "source"}
     request: dict[str, Any] = {
         key: value for key, value in vars(args).items() if key not in skip and value is not None
     }
     request["format"] = args.format
+    if args.source:
+        request["sources"] = [{"location": location} for location in args.source]
     if args.format == "debate" and args.participant:
         request["participants"] = [_participant(p) for p in args.participant]
     return request
@@ -140,8 +174,11 @@ def read_request(source: str) -> bytes:
 
 def _participant(spec: str) -> dict[str, str]:
     name, _, rest = spec.partition("=")
-    position, _, voice = rest.partition("=")
+    position, _, rest = rest.partition("=")
+    voice, _, as_of = rest.partition("=")
     participant = {"name": name, "position": position}
     if voice:
         participant["voice"] = voice
+    if as_of:
+        participant["as_of"] = as_of
     return participant

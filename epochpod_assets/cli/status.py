@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from epochpod_assets.cli.common import (
     Subparsers,
@@ -81,6 +82,28 @@ def _show(args: argparse.Namespace) -> int:
         print(json.dumps(row, indent=2))
     else:
         for key, value in row.items():
-            if key != "transcript":
+            if key not in ("transcript", "fact_sheet", "sources", "request"):
                 print(f"{key:>24}  {value}")
+        print_sources(row)
     return 0
+
+
+def print_sources(row: dict[str, Any]) -> None:
+    """The episode's numbered sources: as researched (with the facts each gave), or as
+    requested while research has not run yet."""
+    sheet = row.get("fact_sheet") or {}
+    facts = sheet.get("facts") or []
+    researched = sheet.get("sources") or []
+    requested = (row.get("request") or {}).get("sources") or []
+    if researched:
+        print(f"{'sources':>24}  {len(researched)} ({len(facts)} facts in the fact sheet)")
+        for source in researched:
+            count = sum(1 for f in facts if f.get("source_id") == source.get("id"))
+            title, where = source.get("title"), source.get("location")
+            print(f"{'':>24}  [{source.get('id')}] {title} — {where} ({count} facts)")
+    elif requested:
+        print(f"{'sources':>24}  {len(requested)} requested, not researched yet")
+        for number, source in enumerate(requested, start=1):
+            print(f"{'':>24}  [{number}] {source.get('title') or source.get('location')}")
+    else:
+        print(f"{'sources':>24}  none")

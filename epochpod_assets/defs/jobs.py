@@ -6,7 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from epochpod_assets import settings
-from epochpod_assets.defs.resources import CatalogResource
+from epochpod_assets.defs.resources import CatalogResource, MediaResource
 from epochpod_assets.intake import enqueue
 from epochpod_assets.requests import RequestError
 from epochpod_assets.run_tags import missing_tags
@@ -65,10 +65,14 @@ class EpisodeOrder(dg.Config):
     "sensor starts its run."
 )
 def order_episode(
-    context: dg.OpExecutionContext, config: EpisodeOrder, catalog: CatalogResource
+    context: dg.OpExecutionContext,
+    config: EpisodeOrder,
+    catalog: CatalogResource,
+    media: MediaResource,
 ) -> dg.Output[str]:
     try:
-        episode_id = enqueue(config.request(), catalog.get())
+        # Source files named in the request are read here, as `epochpod enqueue` reads them.
+        episode_id = enqueue(config.request(), catalog.get(), media.get())
     except RequestError as error:
         # Nothing was written. One line per bad field, as `epochpod enqueue` prints them.
         raise dg.Failure(
