@@ -26,7 +26,7 @@ def open_catalog() -> Catalog:
 
 def media_from_env() -> MediaStore:
     """The media store the environment points at (what the `media` resource builds)."""
-    from epochpod_assets.resources import MediaResource
+    from epochpod_assets.defs.resources import MediaResource
 
     def text(name: str) -> str | None:
         return os.environ.get(name) or None
