@@ -20,7 +20,7 @@ from epochpod_assets import cli, enqueue
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.catalog.schema import episodes
 from epochpod_assets.defs import jobs, sensors
-from epochpod_assets.defs.resources import CatalogResource
+from epochpod_assets.defs.resources import CatalogResource, MediaResource
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.requests import RequestError
 from epochpod_assets_tests.support.bad_requests import (
@@ -76,7 +76,7 @@ def launch_order(instance: dg.DagsterInstance, config: dict[str, Any]) -> dg.Exe
     result: dg.ExecuteInProcessResult = job.execute_in_process(
         run_config={"ops": {"order_episode": {"config": config}}},
         instance=instance,
-        resources={"catalog": CatalogResource()},
+        resources={"catalog": CatalogResource(), "media": MediaResource()},
         raise_on_error=False,
     )
     return result
