@@ -27,7 +27,10 @@ test-daemon: install
 
 ui: install
 	$(BIN)/python -c 'from epochpod_assets.worker import write_local_instance; write_local_instance()'
-	# Started from DAGSTER_HOME so the production dagster.yaml in this folder is not in the way.
+	# `epochpod serve` beside it: the UI's audio and caption links and the feed are http URLs
+	# on it (http://127.0.0.1:8765). Started from DAGSTER_HOME so the production dagster.yaml
+	# in this folder is not in the way.
+	$(BIN)/epochpod serve & serve=$$!; trap 'kill $$serve 2>/dev/null' EXIT INT TERM; \
 	cd $(DAGSTER_HOME) && $(CURDIR)/$(BIN)/dagster dev -w $(CURDIR)/workspace.yaml
 
 lint: install

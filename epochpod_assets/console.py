@@ -11,16 +11,23 @@ from rich.table import Table
 from rich.text import Text
 
 from epochpod_assets.catalog import Catalog
+from epochpod_assets.status import regenerating
 
 STATUS_STYLE = {"COMPLETED": "green", "FAILED": "red", "CANCELLED": "yellow", "PENDING": "dim"}
 
 
 def audio_location(url: str | None) -> str:
-    """A file URL as a plain path a user can open; other URLs as they are."""
+    """A file URL, or a URL `epochpod serve` answers for the local folder, as a plain path a
+    user can open (the server may not be running); other URLs as they are."""
     if not url:
         return ""
     parsed = urlparse(url)
-    return unquote(parsed.path) if parsed.scheme == "file" else url
+    if parsed.scheme == "file":
+        return unquote(parsed.path)
+    from epochpod_assets.serve import local_path
+
+    path = local_path(url)
+    return str(path) if path else url
 
 
 def _minutes(seconds: int | None) -> str:
@@ -37,7 +44,8 @@ def episode_table(db: Catalog, rows: Sequence[dict[str, Any]], title: str = "Epi
         cost = stats.get(row["id"])
         # Text cells, never markup: a title is what a user typed, and "Ada [/]" or "[b]x[/b]"
         # must be shown as typed, not parsed (a stray closing tag crashes the whole table).
-        state = Text(status, style=STATUS_STYLE.get(status, "cyan"))
+        state = Text("published, regenerating: " if regenerating(row) else "")
+        state.append(status, style=STATUS_STYLE.get(status, "cyan"))
         if row["generation_error"]:
             state.append("\n" + row["generation_error"])
         table.add_row(

@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     )
     s3_presign_seconds: int = var(604_800, "whole seconds from 0 to 604800", ge=0, le=604_800)
     public_base_url: str | None = var(None, "an http(s):// or file:// URL")
+    # `epochpod serve`'s port; with local storage and no public base URL, media URLs point at it.
+    serve_port: int = var(8765, "a TCP port from 1 to 65535", ge=1, le=65_535)
     dagster_home: Path | None = var(
         None, "an absolute folder that can be created and written", env="DAGSTER_HOME"
     )
@@ -339,6 +341,11 @@ class Settings(BaseSettings):
     @property
     def media_root(self) -> Path:
         return self.media_dir or self.home / "media"
+
+    @property
+    def local_media_url(self) -> str:
+        """Where `epochpod serve` serves the local media folder."""
+        return f"http://127.0.0.1:{self.serve_port}"
 
     @property
     def dagster_root(self) -> Path:

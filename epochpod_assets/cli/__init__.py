@@ -12,14 +12,14 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from epochpod_assets.cli import admin, enqueue, episodes, run, status
+from epochpod_assets.cli import admin, enqueue, episodes, run, serve, status
 from epochpod_assets.cli.common import check_text_arguments
 from epochpod_assets.cli.errors import EXIT_FAILED, EXIT_USAGE, UsageError, run_command
 
 EXIT_BAD_REQUEST = EXIT_USAGE
 
 # Add a command group here: a module with `register(commands)`.
-COMMAND_MODULES = (enqueue, run, status, episodes, admin)
+COMMAND_MODULES = (enqueue, run, status, episodes, serve, admin)
 
 __all__ = ["EXIT_BAD_REQUEST", "EXIT_FAILED", "EXIT_USAGE", "build_parser", "main"]
 

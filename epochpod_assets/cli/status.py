@@ -18,6 +18,7 @@ from epochpod_assets.cli.common import (
     open_catalog,
 )
 from epochpod_assets.cli.errors import CommandError
+from epochpod_assets.status import regenerating
 
 MAX_LIMIT = 1000
 
@@ -76,7 +77,11 @@ def _show(args: argparse.Namespace) -> int:
     stats = db.stats([row["id"]]).get(row["id"])
     from epochpod_assets.defs.resources import pricing_notes
 
-    row = jsonable(row) | {"cost_usd": stats.estimated_usd if stats else 0.0}
+    row = jsonable(row) | {
+        "cost_usd": stats.estimated_usd if stats else 0.0,
+        # Published, with a new attempt under way: the web app's rule (README).
+        "regenerating": regenerating(row),
+    }
     row["pricing"] = "; ".join(pricing_notes())
     if args.json:
         print(json.dumps(row, indent=2))

@@ -264,6 +264,15 @@ def env(name: str) -> dg.EnvVar | None:
     return dg.EnvVar(name) if os.environ.get(name, "").strip() else None
 
 
+def _local_base_url(config: settings.Settings) -> str | None:
+    """A local folder's media is linked through `epochpod serve` (`make ui` starts it), so the
+    UI's audio and caption links and the feed's enclosures are http URLs a browser and a
+    podcast app open. EPOCHPOD_PUBLIC_BASE_URL=file:///folder gives file URLs instead."""
+    if config.storage_url and config.storage_url.startswith("s3://"):
+        return None
+    return config.local_media_url
+
+
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:  # type: ignore[type-arg]
     """The resources as the environment configures them (see the README's table).
 
@@ -283,7 +292,7 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:  # type: ignore[
         "catalog": CatalogResource(database_url=env("EPOCHPOD_DATABASE_URL")),
         "media": MediaResource(
             media_dir=env("EPOCHPOD_MEDIA_DIR"),
-            public_base_url=env("EPOCHPOD_PUBLIC_BASE_URL"),
+            public_base_url=env("EPOCHPOD_PUBLIC_BASE_URL") or _local_base_url(config),
             storage_url=env("EPOCHPOD_STORAGE_URL"),
             presign_seconds=config.s3_presign_seconds,
             s3=S3Resource(

@@ -128,7 +128,8 @@ def test_text_that_xml_cannot_carry_is_dropped_and_markup_escaped() -> None:
 
 def test_lists_published_episodes_newest_first_with_entry_tracks() -> None:
     db = open_catalog()
-    store = LocalMediaStore(settings.media_root())
+    # The store as the code location builds it: local media linked through `epochpod serve`.
+    store = LocalMediaStore(settings.media_root(), settings.load().local_media_url)
     # Published before media moved to this storage: no manifest, listed from the row.
     legacy = _publish(
         db,

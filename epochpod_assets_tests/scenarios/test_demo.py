@@ -12,6 +12,7 @@ import pytest
 
 from epochpod_assets.audio.ffmpeg import measure_loudness
 from epochpod_assets.catalog import Catalog
+from epochpod_assets.console import audio_location
 
 
 @pytest.mark.slow
@@ -31,7 +32,8 @@ def test_demo_publishes_one_episode_of_each_format(epochpod_home: Path) -> None:
     assert sorted(r["type"] for r in rows) == ["ADVENTURE", "DEBATE", "INTERVIEW"]
     for row in rows:
         assert row["generation_status"] == "COMPLETED", row["generation_error"]
-        mp3 = Path(row["audio_url"].removeprefix("file://"))
+        assert row["audio_url"].startswith("http://127.0.0.1:8765/"), "served by epochpod serve"
+        mp3 = Path(audio_location(row["audio_url"]))
         assert mp3.name in done.stdout
         assert measure_loudness(mp3.read_bytes()).integrated_lufs > -20
 
@@ -39,6 +41,12 @@ def test_demo_publishes_one_episode_of_each_format(epochpod_home: Path) -> None:
     assert os.environ["DAGSTER_HOME"] == str(epochpod_home / "dagster")
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs()
-        assert len(runs) == 3
-        assert {r.tags["dagster/sensor_name"] for r in runs} == {"episode_requests"}
+        episode_runs = [r for r in runs if "dagster/sensor_name" in r.tags]
+        assert len(episode_runs) == 3
+        assert {r.tags["dagster/sensor_name"] for r in episode_runs} == {"episode_requests"}
+        # ... and then one that rebuilt the feed and the cost report.
+        (reports,) = [r for r in runs if r not in episode_runs]
+        assert reports.tags["epochpod/kind"] == "reports"
         assert all(r.is_success for r in runs)
+    assert (epochpod_home / "media" / "feed.xml").exists()
+    assert (epochpod_home / "media" / "reports" / "costs_by_episode.csv").exists()

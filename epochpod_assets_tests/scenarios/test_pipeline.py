@@ -27,6 +27,7 @@ from epochpod_assets.defs.resources import resources_from_env
 from epochpod_assets.formats.base import WORDS_PER_MINUTE, count_words
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.providers.base import ProviderError
+from epochpod_assets.serve import local_path
 
 ASSETS = [episode_outline, episode_script, episode_audio, published_episode]
 
@@ -102,8 +103,10 @@ def _materialize(instance: dg.DagsterInstance, episode_id: str) -> dg.ExecuteInP
 
 
 def _path(url: str) -> Path:
-    assert url.startswith("file://")
-    return Path(url.removeprefix("file://"))
+    # Local media are linked through `epochpod serve` (http://127.0.0.1:8765/<key>).
+    path = local_path(url)
+    assert path is not None, url
+    return path
 
 
 @pytest.mark.slow
