@@ -22,6 +22,7 @@ from pydantic import (
 from epochpod_assets.history.dates import AsOf, find_date
 from epochpod_assets.history.sources import SourceRef, is_url
 from epochpod_assets.providers.voices import VOICES
+from epochpod_assets.speech.lexicon import Pronunciations
 
 # A request is a few short fields; anything bigger is a mistake or an attack.
 MAX_REQUEST_BYTES = 16_384
@@ -116,6 +117,10 @@ class _Request(BaseModel):
         max_length=MAX_SOURCES,
         description="files or http(s) URLs the episode rests on",
     )
+    # How to say names the voice gets wrong: word -> respelling, or {"say": ..., "ipa": ...}
+    # (IPA is what eSpeak is sent). Over the built-in and EPOCHPOD_LEXICON entries. Left out
+    # of dumps when empty, so a request without it stores (and seeds templates) as before.
+    pronunciations: Pronunciations = Field(default_factory=dict, exclude_if=lambda v: not v)
 
 
 class InterviewRequest(_Request):

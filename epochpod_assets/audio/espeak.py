@@ -53,6 +53,7 @@ _INITIALIZE_DONT_EXIT = 0x8000  # report errors instead of calling exit() inside
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE = 1, 2, 3, 4
+_PHONEMES = 0x100  # espeakPHONEMES: read [[...]] as eSpeak phonemes (the lexicon's IPA)
 _CALLBACK_MS = 500  # audio per callback: fewer Python round-trips than the 60 ms default
 # eSpeak's default volume (100) puts peaks right at full scale; 75 leaves headroom so
 # nothing clips before the track is loudness-normalized.
@@ -107,11 +108,12 @@ class _Engine:
     def speak(self, text: str, style: EspeakStyle) -> bytes:
         """Speaks clean text; returns mono s16le PCM at `self.sample_rate`."""
         encoded = text.encode() + b"\0"
+        flags = _CHARS_UTF8 | (_PHONEMES if _PHONEME_BLOCK.search(text) else 0)
         with self.lock:
             self._apply(style)
             self._samples = bytearray()
             status = self._lib.espeak_Synth(
-                encoded, len(encoded), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+                encoded, len(encoded), 0, _POS_CHARACTER, 0, flags, None, None
             )
             samples, self._samples = self._samples, bytearray()
         if status != 0:
@@ -179,12 +181,30 @@ _WHITESPACE = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r" +(?=[,.;:!?])")  # left where markup was removed
 
 
+# eSpeak phoneme input the pronunciation lexicon wrote (printable ASCII, no brackets).
+_PHONEME_BLOCK = re.compile(r"\[\[[!-Z^-~ ]+\]\]")
+
+
 def clean_text(text: str) -> str:
     """Makes model-written text safe and natural for eSpeak.
 
     Removes tags, bracketed stage directions and markdown; turns dashes into commas;
-    drops control and format characters (NUL would end the C string early).
+    drops control and format characters (NUL would end the C string early). Phoneme blocks
+    `[[...]]` (from the lexicon's IPA entries) pass through untouched.
     """
+    parts = _PHONEME_BLOCK.split(text)
+    if len(parts) > 1:
+        blocks = _PHONEME_BLOCK.findall(text)
+        cleaned = [_clean(part, strip=False) for part in parts]
+        joined = cleaned[0]
+        for block, part in zip(blocks, cleaned[1:], strict=True):
+            joined = f"{joined} {block} {part}"
+        joined = _SPACE_BEFORE_PUNCTUATION.sub("", _WHITESPACE.sub(" ", joined))
+        return joined.strip(" ,")
+    return _clean(text)
+
+
+def _clean(text: str, strip: bool = True) -> str:
     text = unicodedata.normalize("NFKC", text)  # curly quotes stay, ligatures/widths fold
     text = _TAG.sub(" ", text)
     text = _STAGE_DIRECTION.sub(" ", text)
@@ -192,7 +212,8 @@ def clean_text(text: str) -> str:
     text = _DASHES.sub(", ", text)
     text = "".join(_printable(char) for char in text)
     text = _WHITESPACE.sub(" ", text)
-    return _SPACE_BEFORE_PUNCTUATION.sub("", text).strip(" ,")
+    text = _SPACE_BEFORE_PUNCTUATION.sub("", text)
+    return text.strip(" ,") if strip else text
 
 
 def _printable(char: str) -> str:

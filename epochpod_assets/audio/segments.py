@@ -2,7 +2,9 @@
 
 The key is a hash of everything that changes the sound (provider, model, voice, instructions,
 text): re-rendering an unchanged script synthesizes nothing, and re-voicing one speaker
-re-synthesizes only that speaker's lines.
+re-synthesizes only that speaker's lines. The text is the one the voice is actually sent (after
+the speech normalizer and the pronunciation lexicon), so changing how a name is said re-voices
+only the lines that contain it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ import threading
 import wave
 
 from epochpod_assets.providers.base import Speech, Usage, Voice
+from epochpod_assets.speech.lexicon import Lexicon, for_request
+from epochpod_assets.speech.normalize import spoken
 from epochpod_assets.storage import MediaStore
+
+# EspeakVoice.provider; not imported from audio.espeak, which loads the eSpeak library.
+ESPEAK_PROVIDER = "espeak-ng"
 
 
 def segment_key(provider: str, model: str, voice: str, instructions: str | None, text: str) -> str:
@@ -42,15 +49,25 @@ def from_wav(data: bytes) -> Speech:
 class SegmentCache:
     """Speaks text through a voice provider, reusing any segment already in media storage."""
 
-    def __init__(self, voice: Voice, store: MediaStore, usage: Usage) -> None:
+    def __init__(
+        self, voice: Voice, store: MediaStore, usage: Usage, lexicon: Lexicon | None = None
+    ) -> None:
         self.voice = voice
         self.store = store
         self.usage = usage
+        # The request's own lexicon when there is one; else the built-in and deployment ones.
+        self.lexicon = lexicon if lexicon is not None else for_request()
         self.hits = 0
         self.misses = 0
         self._lock = threading.Lock()
 
+    def said(self, text: str) -> str:
+        """What the voice is sent for written `text`: eSpeak takes IPA entries as phonemes."""
+        return spoken(text, self.lexicon, phonemes=self.voice.provider == ESPEAK_PROVIDER)
+
     def speak(self, text: str, voice: str, instructions: str | None = None) -> Speech:
+        """Speaks written `text` (normalized and respelled here) in `voice`."""
+        text = self.said(text)
         key = segment_key(self.voice.provider, self.voice.model, voice, instructions, text)
         if self.store.exists(key):
             try:

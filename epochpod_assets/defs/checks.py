@@ -33,6 +33,7 @@ from epochpod_assets.formats.base import (
     count_words,
     section_words,
 )
+from epochpod_assets.speech.normalize import spoken_words
 from epochpod_assets.storage import MediaStore, episode_key, get_model
 
 # No debater may hold more than this share of the debaters' words (the moderator aside).
@@ -191,7 +192,9 @@ def judge_duration(stored: Stored) -> Verdict:
     detail = {}
     for plan in stored.plans:
         # The script's estimate: its words at the speaking rate, plus the pauses it plans.
-        estimate = section_words(plan.sections) / WORDS_PER_MINUTE * 60
+        # Words as the voice says them ("1066" is three, "45%" two), as the planner counts.
+        words = sum(spoken_words(line.text) for s in plan.sections for line in s.lines)
+        estimate = words / WORDS_PER_MINUTE * 60
         estimate += planned_pause_seconds(plan)
         actual = float(tracks[plan.key]["duration_seconds"]) if plan.key in tracks else 0.0
         detail[plan.key] = {"seconds": round(actual, 1), "estimate": round(estimate, 1)}

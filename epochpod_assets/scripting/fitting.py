@@ -53,6 +53,8 @@ from epochpod_assets.scripting.pacing import (
     pace_for,
     plan_words,
 )
+from epochpod_assets.speech.lexicon import Lexicon, for_episode
+from epochpod_assets.speech.normalize import spoken_words
 from epochpod_assets.storage import MediaStore
 
 log = logging.getLogger(__name__)
@@ -147,7 +149,13 @@ def write_to_length(
     script = write_script(writer, fmt, request, outline, budget, usage, parallel=parallel)
     try:
         rates = measure_script(
-            speaker, store, usage, fmt.tracks(request, outline, script), cast, parallel=parallel
+            speaker,
+            store,
+            usage,
+            fmt.tracks(request, outline, script),
+            cast,
+            parallel=parallel,
+            lexicon=for_episode(request),
         )
     except ProviderError as exc:
         log.warning("could not measure the script's pace (%s); keeping the plan", exc)
@@ -189,7 +197,8 @@ class _SpeakingWriter:
         self.request, self.outline, self.store, self.usage = request, outline, store, usage
         self.pace, self.habit = pace, habit
         self.cast = fmt.cast(request)
-        self.cache = SegmentCache(speaker, store, usage)
+        # The request's lexicon, as the audio stage uses: the same text, the same cache keys.
+        self.cache = SegmentCache(speaker, store, usage, for_episode(request))
         self.speech_parallel = max(1, speech_parallel)
         # Seconds of every line spoken so far, by (voice, text): what the segment cache keys
         # on, so the joined script's lines find their durations whatever the join adds.
@@ -354,6 +363,7 @@ def measure_script(
     cast: dict[str, str],
     *,
     parallel: int | None = None,
+    lexicon: Lexicon | None = None,
 ) -> dict[str, float]:
     """Each voice's words per minute on a sample of this script's own lines (remembered)."""
     by_voice: dict[str, list[str]] = defaultdict(list)
@@ -362,7 +372,7 @@ def measure_script(
             for line in section.lines:
                 by_voice[cast[line.speaker]].append(line.text)
     samples = [(voice, text) for voice, texts in by_voice.items() for text in _spread(texts)]
-    cache = SegmentCache(speaker, store, usage)
+    cache = SegmentCache(speaker, store, usage, lexicon)
     spoken = run_parallel(
         lambda sample: cache.speak(sample[1], sample[0]).duration_seconds,
         samples,
@@ -381,7 +391,7 @@ def remember_rates(
     words: dict[str, int] = defaultdict(int)
     seconds: dict[str, float] = defaultdict(float)
     for voice, text, duration in spoken:
-        words[voice] += count_words(text)
+        words[voice] += spoken_words(text)  # rates count the words the voice says
         seconds[voice] += duration
     memory = SpeakingRates(store)
     return {
@@ -417,7 +427,7 @@ def predict_seconds(
     """One listen's length: every line at its voice's rate, plus the renderer's pauses."""
 
     def at_rate(voice: str, text: str) -> float:
-        return count_words(text) * 60.0 / rates.get(voice, pace.words_per_minute)
+        return spoken_words(text) * 60.0 / rates.get(voice, pace.words_per_minute)
 
     return listening_seconds(fmt, request, outline, script, at_rate, pace)
 

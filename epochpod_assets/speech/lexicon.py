@@ -94,6 +94,7 @@ _entries_adapter: TypeAdapter[dict[str, str | Pronunciation]] = TypeAdapter(
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def espeak_phonemes(ipa: str) -> str | None:
     """IPA in eSpeak's phoneme alphabet, or None if nothing of it converts."""
     import lexconvert  # imported on first use: it is large and only eSpeak needs it
@@ -236,6 +237,11 @@ def user_lexicon(path: str | None = None) -> Lexicon | None:
     """The deployment's lexicon file, if `path` (default: $EPOCHPOD_LEXICON) names one."""
     path = path if path is not None else settings.load().lexicon
     return load_file(path) if path else None
+
+
+def for_episode(request: Any) -> Lexicon:
+    """The lexicon an episode is voiced with: `for_request` of its `pronunciations`."""
+    return for_request(getattr(request, "pronunciations", None))
 
 
 def for_request(pronunciations: Mapping[str, Any] | None = None) -> Lexicon:

@@ -407,8 +407,20 @@ def spoken(text: str, lexicon: Lexicon | None = None, *, phonemes: bool = False)
     Fourteenth", then "Loo-ee the Fourteenth"). With `phonemes` (eSpeak only), entries that
     give IPA are sent as eSpeak phoneme input `[[...]]` instead of their respelling.
     """
+    if phonemes:
+        # Only the lexicon may send eSpeak phonemes: "[[" in a script is text, not phonemes.
+        text = text.replace("[[", "[ [").replace("]]", "] ]")
     for pattern, replace in RULES:
         text = pattern.sub(replace, text)
     if lexicon is not None:
         text = lexicon.apply(text, phonemes=phonemes)
     return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+def spoken_words(text: str, lexicon: Lexicon | None = None) -> int:
+    """Words the voice says for `text` ("1066" is three): what duration estimates count."""
+    return len(_WORD.findall(spoken(text, lexicon)))
+
+
+# The same words as `formats.base.count_words`.
+_WORD = re.compile(r"[\w'\u2019-]+")

@@ -35,6 +35,8 @@ from epochpod_assets.providers.budget import BudgetedVoice, BudgetedWriter, chec
 from epochpod_assets.scripting.continuity import continuity_check_result, continuity_check_spec
 from epochpod_assets.scripting.fitting import write_to_length
 from epochpod_assets.scripting.longform import is_longform
+from epochpod_assets.speech.lexicon import for_episode
+from epochpod_assets.speech.normalize import spoken_words
 from epochpod_assets.status import Stage
 from epochpod_assets.storage import (
     M,
@@ -194,7 +196,7 @@ def episode_audio(
         script: Any = _upstream(store, episode, "script.json", fmt.script_model)
         plans = fmt.tracks(episode.request, outline, script)
         publication = fmt.publication(episode.request, outline)
-        cache = SegmentCache(speaker, store, stage.usage)
+        cache = SegmentCache(speaker, store, stage.usage, for_episode(episode.request))
 
         def on_progress(done: int, total: int) -> None:
             # 70 -> 89 as segments finish; 90 belongs to UPLOADING.
@@ -217,7 +219,8 @@ def episode_audio(
         manifest = [_track_manifest(o.info, o.rendered) for o in outcomes]
         put_json(store, episode_key(episode.id, "audio.json"), manifest)
     seconds = sum(o.info.duration_seconds for o in outcomes)
-    words = sum(section_words(p.sections) for p in plans)
+    # The estimate counts what the voice says ("1066" is three words), as the checks do.
+    words = sum(spoken_words(line.text) for p in plans for s in p.sections for line in s.lines)
     loudness = [o.rendered.loudness.integrated_lufs for o in outcomes]
     return dg.MaterializeResult(
         metadata={
