@@ -16,10 +16,8 @@ from epochpod_assets.storage import MediaStore
 def open_catalog() -> Catalog:
     """The catalog the environment points at, migrated to the newest schema. A folder it
     cannot create or write raises `settings.SettingsError` naming the variable."""
-    config = settings.load()
-    if config.default_catalog is not None:
-        settings.ensure_folder(config.home, "EPOCHPOD_HOME")
-    db = Catalog(config.catalog_url)
+    settings.ensure_catalog_folder()
+    db = Catalog(settings.database_url())
     db.migrate()
     return db
 

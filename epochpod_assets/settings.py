@@ -26,8 +26,10 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PREFIX = "EPOCHPOD_"
@@ -271,6 +273,33 @@ class Settings(BaseSettings):
             voice_map(value)
         return value
 
+    @field_validator("feed_owner_email")
+    @classmethod
+    def _an_email(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError("is not an email address")
+        return value
+
+    @field_validator("feed_language")
+    @classmethod
+    def _a_language(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", value):
+            raise ValueError("is not a language code")
+        return value
+
+    @model_validator(mode="after")
+    def _openai_needs_a_key(self) -> Settings:
+        # Asking for OpenAI without a key would fail the first episode's first stage; say it
+        # where the setting is made instead.
+        for role in ("writer", "voice"):
+            if getattr(self, role) == "openai" and self.openai_api_key is None:
+                raise PydanticCustomError(
+                    "needs_key",
+                    "needs OPENAI_API_KEY, which is not set",
+                    {"field": role},
+                )
+        return self
+
     @field_validator("writer", "voice", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
@@ -460,6 +489,10 @@ def _field(loc: str) -> str:
 
 
 def _problem(error: dict[str, Any], environ: dict[str, str]) -> str:
+    if error["type"] == "needs_key":  # a check across variables: name the one that asks
+        field = error["ctx"]["field"]
+        name = Settings.variable(field)
+        return f"{name}={mask(name, environ.get(name, ''))}: {error['msg']}"
     field = _field(str(error["loc"][0])) if error["loc"] else ""
     info: FieldInfo | None = Settings.model_fields.get(field)
     name = _set_variable(field, environ) if info else field
@@ -541,6 +574,27 @@ def ensure_folder(path: Path, variable: str) -> Path:
             ]
         )
     return path
+
+
+def catalog_file() -> tuple[Path, str] | None:
+    """The SQLite file the catalog lives in and the variable that put it there; None for a
+    database server."""
+    config = load()
+    if config.default_catalog is not None:
+        return config.default_catalog, "EPOCHPOD_HOME"
+    import sqlalchemy as sa
+
+    url = sa.make_url(config.catalog_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).resolve(), "EPOCHPOD_DATABASE_URL"
+    return None
+
+
+def ensure_catalog_folder() -> None:
+    """Create the folder of a SQLite catalog, or raise `SettingsError` naming the variable."""
+    place = catalog_file()
+    if place is not None:
+        ensure_folder(place[0].parent, place[1])
 
 
 # --- the paths most code asks for ------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from pathlib import Path
 from typing import Any, TypeAlias
 
 from epochpod_assets import settings
@@ -26,24 +25,10 @@ def catalog_label() -> str:
     return str(config.default_catalog)
 
 
-def _catalog_file() -> tuple[Path, str] | None:
-    """The SQLite file the catalog lives in and the variable that put it there; None for a
-    server database."""
-    config = settings.load()
-    if config.default_catalog is not None:
-        return config.default_catalog, "EPOCHPOD_HOME"
-    import sqlalchemy as sa
-
-    url = sa.make_url(config.catalog_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(url.database).resolve(), "EPOCHPOD_DATABASE_URL"
-    return None
-
-
 def open_catalog(*, create: bool) -> Catalog | None:
     """The catalog, migrated. A SQLite catalog that does not exist yet is created only when
     `create` (and said so on stderr); otherwise the answer is None and nothing is written."""
-    place = _catalog_file()
+    place = settings.catalog_file()
     if place is not None and not place[0].exists():
         if not create:
             return None

@@ -58,9 +58,16 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     from epochpod_assets.cancel import NotCancellable, cancel_episode
+    from epochpod_assets.status import TERMINAL, Stage
     from epochpod_assets.worker import dagster_instance
 
     db = existing_catalog()
+    row = db.get(args.episode_id)
+    # Checked before the Dagster instance is opened: a mistyped id writes nothing.
+    if row is None:
+        raise CommandError(f"episode_id: no episode {args.episode_id!r} in {catalog_label()}")
+    if Stage(row["generation_status"]) in TERMINAL:
+        raise CommandError(f"episode {args.episode_id} is already {row['generation_status']}")
     try:
         stopped = cancel_episode(
             db, dagster_instance(), args.episode_id, wait_seconds=args.wait_seconds

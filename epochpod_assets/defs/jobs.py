@@ -8,7 +8,7 @@ from pydantic import Field
 from epochpod_assets import settings
 from epochpod_assets.defs.resources import CatalogResource, MediaResource
 from epochpod_assets.intake import enqueue
-from epochpod_assets.requests import RequestError
+from epochpod_assets.requests import RequestError, parse_request
 from epochpod_assets.run_tags import missing_tags
 
 generate_episode = dg.define_asset_job(
@@ -71,12 +71,16 @@ def order_episode(
     media: MediaResource,
 ) -> dg.Output[str]:
     try:
-        # Source files named in the request are read here, as `epochpod enqueue` reads them.
-        episode_id = enqueue(config.request(), catalog.get(), media.get())
-    except RequestError as error:
-        # Nothing was written. One line per bad field, as `epochpod enqueue` prints them.
+        # Validated before the catalog is opened: a bad order writes nothing, not even a
+        # new catalog. Source files named in the request are read by `enqueue`, as
+        # `epochpod enqueue` reads them.
+        request = parse_request(config.request())
+        episode_id = enqueue(request, catalog.get(), media.get())
+    except (RequestError, settings.SettingsError) as error:
+        # Nothing was written. One line per bad field (or variable), as `epochpod` prints them.
+        what = "request" if isinstance(error, RequestError) else "settings"
         raise dg.Failure(
-            description="invalid request:\n" + "\n".join(error.problems),
+            description=f"invalid {what}:\n" + "\n".join(error.problems),
             metadata={"problems": dg.MetadataValue.json(error.problems)},
             # The same config would fail the same way.
             allow_retries=False,

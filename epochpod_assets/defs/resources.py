@@ -45,6 +45,9 @@ class CatalogResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     database_url: str | None = None
 
     def get(self) -> Catalog:
+        if not self.database_url:
+            # A folder that cannot be made is a setting to name, not an OSError from SQLite.
+            settings.ensure_catalog_folder()
         return _catalog(self.database_url or settings.database_url())
 
 
