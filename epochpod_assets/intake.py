@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,17 @@ def open_catalog() -> Catalog:
 
 def media_from_env() -> MediaStore:
     """The media store the environment points at (what the `media` resource builds)."""
+    from dagster_aws.s3 import S3Resource
+
     from epochpod_assets.defs.resources import MediaResource
 
-    def text(name: str) -> str | None:
-        return os.environ.get(name) or None
-
+    config = settings.load()
     return MediaResource(
-        media_dir=text("EPOCHPOD_MEDIA_DIR"),
-        public_base_url=text("EPOCHPOD_PUBLIC_BASE_URL"),
-        storage_url=text("EPOCHPOD_STORAGE_URL"),
+        media_dir=str(config.media_dir) if config.media_dir else None,
+        public_base_url=config.public_base_url,
+        storage_url=config.storage_url,
+        presign_seconds=config.s3_presign_seconds,
+        s3=S3Resource(endpoint_url=config.s3_endpoint_url, region_name=config.s3_region),
     ).get()
 
 

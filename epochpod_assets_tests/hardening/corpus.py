@@ -14,10 +14,13 @@ the catalog of the `catalog` state.
 from __future__ import annotations
 
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from epochpod_assets.requests import MAX_REQUEST_BYTES
+from epochpod_assets.settings import Settings
 from epochpod_assets_tests.support.bad_requests import ADVENTURE, DEBATE, INTERVIEW
 
 USAGE, FAILED = 2, 1
@@ -361,8 +364,27 @@ def _env_case(variable: str, value: str, expect: str) -> Case:
     )
 
 
-ENV: list[Case] = [_env_case(*bad) for bad in _BAD_SETTINGS]
-ENV_EXPECT = {f"{v}={value[:40]}": expect for v, value, expect in _BAD_SETTINGS}
+def _typed_mistakes() -> list[tuple[str, str, str]]:
+    """One mistake for every variable of a typed setting (number, true/false, a choice),
+    found from `Settings` itself: a variable someone adds later is in the corpus at once."""
+    mistakes = []
+    for name, info in Settings.model_fields.items():
+        kind: Any = info.annotation
+        if typing.get_origin(kind) in (typing.Union, types.UnionType):  # X | None
+            options = [a for a in typing.get_args(kind) if a is not type(None)]
+            kind = options[0] if len(options) == 1 else None
+        value = {int: "12x", float: "1,5", bool: "perhaps"}.get(kind)
+        if typing.get_origin(kind) is typing.Literal:
+            value = "no-such-choice"
+        if value is not None:
+            variable = Settings.variable(name)
+            mistakes.append((variable, value, f"{variable}='{value}': expected {info.description}"))
+    return mistakes
+
+
+TYPED_MISTAKES = _typed_mistakes()
+ENV: list[Case] = [_env_case(*bad) for bad in _BAD_SETTINGS + TYPED_MISTAKES]
+ENV_EXPECT = {f"{v}={value[:40]}": e for v, value, e in _BAD_SETTINGS + TYPED_MISTAKES}
 ENV += [
     Case(
         "two bad variables, two lines",
