@@ -161,6 +161,17 @@ class Settings(BaseSettings):
 
     lexicon: str | None = var(None, "the path of a JSON or PLS pronunciation lexicon")
 
+    # --- sources and integrity checks (history/) ---------------------------------------------
+    sources_max_bytes: int = var(
+        10 * 1024 * 1024, "a whole number of bytes from 1 to 1073741824", ge=1, le=1 << 30
+    )
+    sources_timeout_seconds: float = var(
+        20.0, "a number of seconds above 0", gt=0, le=3600, allow_inf_nan=False
+    )
+    # Off in production: a source URL is user text, and the fetcher runs inside the deployment.
+    sources_allow_private: bool = var(False, "true or false")
+    max_unsupported_share: float = var(0.5, "a number from 0 to 1", ge=0, le=1, allow_inf_nan=False)
+
     # --- orchestration -----------------------------------------------------------------------
     sensor_batch: int = var(50, "a whole number from 1 to 10000", ge=1, le=10_000)
     sensor_lease_seconds: int = var(600, "whole seconds, at least 1", ge=1)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from epochpod_assets.cli import admin, enqueue, episodes, run, serve, status
+from epochpod_assets.cli import admin, enqueue, episodes, run, script, serve, status
 from epochpod_assets.cli.common import check_text_arguments
 from epochpod_assets.cli.errors import EXIT_FAILED, EXIT_USAGE, UsageError, run_command
 
@@ -40,6 +40,8 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(commands)
+    # Last: `script check` joins the `script` group whichever module created it.
+    script.attach(commands)
     _accept_debug_everywhere(parser)
     return parser
 

@@ -78,35 +78,12 @@ def is_claim(sentence: str) -> bool:
 
 
 _COMMON_STARTS = frozenset(
-    [
-        "yes",
-        "no",
-        "oh",
-        "ah",
-        "well",
-        "so",
-        "then",
-        "now",
-        "today",
-        "yesterday",
-        "tomorrow",
-        "sometimes",
-        "often",
-        "always",
-        "never",
-        "perhaps",
-        "maybe",
-        "indeed",
-        "surely",
-        "certainly",
-        "still",
-        "yet",
-        "thus",
-        "hence",
-        "please",
-        "let",
-    ]
-)
+    {
+        "yes", "no", "oh", "ah", "well", "so", "then", "now", "today", "yesterday", "tomorrow",
+        "sometimes", "often", "always", "never", "perhaps", "maybe", "indeed", "surely",
+        "certainly", "still", "yet", "thus", "hence", "please", "let", "even",
+    }
+)  # fmt: skip
 
 
 def split_claims(text: str) -> list[str]:

@@ -41,6 +41,18 @@ class FetchPolicy:
     timeout_seconds: float = 20.0
     allow_private: bool = False
 
+    @classmethod
+    def from_settings(cls) -> FetchPolicy:
+        """The policy of EPOCHPOD_SOURCES_MAX_BYTES, _TIMEOUT_SECONDS and _ALLOW_PRIVATE."""
+        from epochpod_assets import settings
+
+        current = settings.load()
+        return cls(
+            max_bytes=current.sources_max_bytes,
+            timeout_seconds=current.sources_timeout_seconds,
+            allow_private=current.sources_allow_private,
+        )
+
 
 @dataclass(frozen=True)
 class Fetched:

@@ -200,8 +200,8 @@ def ingest(
     """Read, extract and store one source; return its fact-sheet entry and its text.
 
     Raises SourceError naming the file or URL (missing, too big, unsupported type, nothing
-    readable in it, or a refused fetch)."""
-    policy = policy or FetchPolicy()
+    readable in it, or a refused fetch). Without a policy, the settings' one applies."""
+    policy = policy or FetchPolicy.from_settings()
     location = ref.location
     if is_url(location):
         try:
