@@ -13,7 +13,13 @@ from rich.text import Text
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.status import regenerating
 
-STATUS_STYLE = {"COMPLETED": "green", "FAILED": "red", "CANCELLED": "yellow", "PENDING": "dim"}
+STATUS_STYLE = {
+    "COMPLETED": "green",
+    "FAILED": "red",
+    "CANCELLED": "yellow",
+    "PENDING": "dim",
+    "AWAITING_REVIEW": "magenta",
+}
 
 
 def audio_location(url: str | None) -> str:

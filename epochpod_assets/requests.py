@@ -121,6 +121,15 @@ class _Request(BaseModel):
     # (IPA is what eSpeak is sent). Over the built-in and EPOCHPOD_LEXICON entries. Left out
     # of dumps when empty, so a request without it stores (and seeds templates) as before.
     pronunciations: Pronunciations = Field(default_factory=dict, exclude_if=lambda v: not v)
+    # Stop after the script until an editor approves it (editorial/actions.py). Unset: the
+    # deployment's default, EPOCHPOD_REVIEW_DEFAULT. Left out of dumps when unset, like
+    # pronunciations, so requests without it store and seed templates as before.
+    review: bool | None = Field(default=None, exclude_if=lambda v: v is None)
+    # Bring your own script: the SHA-256 of a plain script file stored by `epochpod enqueue
+    # script` (editorial/own_script.py). No outline or script is written for it.
+    own_script: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", exclude_if=lambda v: v is None
+    )
 
 
 class InterviewRequest(_Request):

@@ -184,6 +184,8 @@ class Settings(BaseSettings):
     )
     failure_webhook_url: SecretStr | None = var(None, "an http(s):// URL", secret=True)
     log_bucket: str | None = var(None, "an S3 bucket name")
+    # A request that does not say whether it wants review gets this (editorial/actions.py).
+    review_default: bool = var(False, "true or false")
 
     # --- the podcast feed --------------------------------------------------------------------
     feed_title: str | None = var(None, "text")

@@ -20,8 +20,11 @@ from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 from epochpod_assets import settings
 from epochpod_assets.defs.resources import CatalogResource
 from epochpod_assets.defs.sensors import settle_failed_run
+from epochpod_assets.editorial.revise import EDIT_TAG
 
 SENSOR = "episode_requests"
+# Editorial actions (approve, reject, import, one-line rewrite) have a sensor of their own.
+SENSORS = (SENSOR, "episode_edits")
 JOB = "generate_episode"
 
 
@@ -84,10 +87,22 @@ def tick(
 ) -> WorkReport:
     """One sensor evaluation and the runs it requests, executed one after another."""
     report = WorkReport()
-    sensor = defs.resolve_sensor_def(SENSOR)
-    job = defs.resolve_job_def(JOB)
+    for name in SENSORS:
+        _tick_sensor(defs, instance, name, report, on_run, log_level)
+    return report
+
+
+def _tick_sensor(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    name: str,
+    report: WorkReport,
+    on_run: Callable[[str, str], None] | None,
+    log_level: str,
+) -> None:
+    sensor = defs.resolve_sensor_def(name)
     with dg.build_sensor_context(
-        instance=instance, sensor_name=SENSOR, definitions=defs, resources=defs.resources
+        instance=instance, sensor_name=name, definitions=defs, resources=defs.resources
     ) as context:
         result = sensor(context)
     assert isinstance(result, dg.SensorResult)
@@ -98,15 +113,16 @@ def tick(
             )
     for request in result.run_requests or []:
         assert request.run_key and request.partition_key
-        if _run_exists(instance, request.run_key):
+        if _run_exists(instance, request.run_key, name):
             report.skipped.append(request.run_key)
             continue
         if on_run:
             on_run(request.partition_key, request.run_key)
+        job = defs.resolve_job_def(request.job_name or JOB)
         outcome = job.execute_in_process(
             instance=instance,
             partition_key=request.partition_key,
-            tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: SENSOR},
+            tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: name},
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
@@ -122,8 +138,8 @@ def tick(
                 request.partition_key,
                 outcome.run_id,
                 failures[-1] if failures else None,
+                edit_id=request.tags.get(EDIT_TAG),
             )
-    return report
 
 
 def work_queue(
@@ -188,6 +204,6 @@ def feed_location(defs: dg.Definitions) -> str:
     return audio_location(media.get().url(FEED_KEY))
 
 
-def _run_exists(instance: dg.DagsterInstance, run_key: str) -> bool:
+def _run_exists(instance: dg.DagsterInstance, run_key: str, sensor: str = SENSOR) -> bool:
     runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=5)
-    return any(run.tags.get(SENSOR_NAME_TAG) == SENSOR for run in runs)
+    return any(run.tags.get(SENSOR_NAME_TAG) == sensor for run in runs)

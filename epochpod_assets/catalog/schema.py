@@ -145,3 +145,40 @@ generation_metrics = sa.Table(
     sa.Column("wall_seconds", sa.Float, nullable=False, server_default="0"),
     sa.Column("created_at", TIMESTAMP, nullable=False),
 )
+
+# Editorial actions on an existing episode (migration 0005_editorial): approve or reject a
+# script awaiting review, import an edited script, rewrite one line. Each row is one request
+# for one run, exactly as an episode row is one request for its first run: the
+# `episode_edits` sensor asks for it under the run key `edit-<id>`, so it runs once, and a row
+# whose run never started comes back after the lease. At most one edit per episode is open.
+OPEN_EDIT = "finished_at IS NULL"
+episode_edits = sa.Table(
+    "episode_edits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "episode_id",
+        sa.String(40),
+        sa.ForeignKey("episodes.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),  # approve | reject | import | line
+    sa.Column("note", sa.Text),  # the editor's feedback (reject, line)
+    sa.Column("line", sa.Integer),  # the exported file's line number (line)
+    sa.Column("script_key", sa.Text),  # media key of the imported script (import)
+    # The episode was awaiting review when the edit was asked for: its run stops at the
+    # script again (reject, and an import or line rewrite before approval).
+    sa.Column("review", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("queued_at", TIMESTAMP),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("finished_at", TIMESTAMP),
+    sa.Column("error", sa.Text),
+    sa.Index(
+        "ux_episode_edits_open",
+        "episode_id",
+        unique=True,
+        postgresql_where=sa.text(OPEN_EDIT),
+        sqlite_where=sa.text(OPEN_EDIT),
+    ),
+)

@@ -6,7 +6,7 @@ import datetime as dt
 import fcntl
 import secrets
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from alembic.script import ScriptDirectory
 from epochpod_assets.catalog.schema import (
     adventure_details,
     debate_details,
+    episode_edits,
     episodes,
     generation_metrics,
     interview_details,
@@ -58,6 +59,10 @@ def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
+
+
+class EditRefused(ValueError):
+    """An editorial action the episode cannot take now; the message says why. Nothing written."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +197,13 @@ class Catalog:
                     updated_at=utcnow(),
                 )
             )
+            # A deliberate regeneration supersedes any edit still waiting for its run.
+            conn.execute(
+                episode_edits.update()
+                .where(episode_edits.c.episode_id == episode_id)
+                .where(episode_edits.c.finished_at.is_(None))
+                .values(finished_at=utcnow(), error="superseded by a regeneration")
+            )
         return attempt
 
     # --- generation ---------------------------------------------------------------------------
@@ -307,6 +319,112 @@ class Catalog:
                     created_at=utcnow(),
                 )
             )
+
+    # --- editorial actions ----------------------------------------------------------------------
+
+    def add_edit(
+        self,
+        episode_id: str,
+        kind: str,
+        *,
+        allowed: Collection[Stage],
+        note: str | None = None,
+        line: int | None = None,
+        script_key: str | None = None,
+    ) -> int:
+        """Queue one editorial action for the `episode_edits` sensor; returns its id.
+
+        Refused (EditRefused, nothing written) unless the episode is in one of the `allowed`
+        states and has no other edit open. The open-edit rule is a unique index, so two
+        editors acting at once get one edit between them, on SQLite and PostgreSQL alike.
+        """
+        with self.engine.begin() as conn:
+            status = conn.execute(
+                sa.select(episodes.c.generation_status).where(episodes.c.id == episode_id)
+            ).scalar_one_or_none()
+            if status is None:
+                raise EditRefused(f"no episode {episode_id}")
+            if status not in allowed:
+                states = ", ".join(sorted(s.value for s in allowed))
+                raise EditRefused(f"episode {episode_id} is {status}; this needs {states}")
+            try:
+                edit_id = conn.execute(
+                    episode_edits.insert()
+                    .values(
+                        episode_id=episode_id,
+                        kind=kind,
+                        note=note,
+                        line=line,
+                        script_key=script_key,
+                        review=status == Stage.AWAITING_REVIEW.value,
+                        created_at=utcnow(),
+                    )
+                    .returning(episode_edits.c.id)
+                ).scalar_one()
+            except sa.exc.IntegrityError:
+                # The transaction rolls back: nothing of this edit is written.
+                raise EditRefused(
+                    f"episode {episode_id} already has an edit waiting for its run; "
+                    "wait for it to finish"
+                ) from None
+        return int(edit_id)
+
+    def pending_edits(self, limit: int, lease: dt.timedelta) -> list[dict[str, Any]]:
+        """Open edits never asked for, or asked for longer ago than the lease, oldest first."""
+        d, e = episode_edits.c, episodes.c
+        query = (
+            sa.select(episode_edits, e.type.label("episode_type"), e.title)
+            .join(episodes, episodes.c.id == d.episode_id)
+            .where(d.finished_at.is_(None))
+            .where(sa.or_(d.queued_at.is_(None), d.queued_at < utcnow() - lease))
+            .order_by(d.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def mark_edits_queued(self, edit_ids: Sequence[int]) -> None:
+        if not edit_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                episode_edits.update()
+                .where(episode_edits.c.id.in_(edit_ids))
+                .where(episode_edits.c.finished_at.is_(None))
+                .values(queued_at=utcnow())
+            )
+
+    def get_edit(self, edit_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(episode_edits).where(episode_edits.c.id == edit_id)
+            ).one_or_none()
+        return dict(row._mapping) if row else None
+
+    def edits(self, episode_id: str) -> list[dict[str, Any]]:
+        query = (
+            sa.select(episode_edits)
+            .where(episode_edits.c.episode_id == episode_id)
+            .order_by(episode_edits.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def finish_edit(self, edit_id: int, run_id: str | None, error: str | None = None) -> bool:
+        """Close an open edit (its run did its work, or ended without it). False if it was
+        already closed: settling a run twice changes nothing."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                episode_edits.update()
+                .where(episode_edits.c.id == edit_id)
+                .where(episode_edits.c.finished_at.is_(None))
+                .values(
+                    finished_at=utcnow(),
+                    run_id=run_id,
+                    error=error[:4000] if error else None,
+                )
+            )
+        return bool(result.rowcount)
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -15,11 +15,12 @@ from typing import NoReturn
 from epochpod_assets.cli import admin, enqueue, episodes, run, script, serve, status
 from epochpod_assets.cli.common import check_text_arguments
 from epochpod_assets.cli.errors import EXIT_FAILED, EXIT_USAGE, UsageError, run_command
+from epochpod_assets.editorial import cli as editorial
 
 EXIT_BAD_REQUEST = EXIT_USAGE
 
 # Add a command group here: a module with `register(commands)`.
-COMMAND_MODULES = (enqueue, run, status, episodes, serve, admin)
+COMMAND_MODULES = (enqueue, run, status, episodes, editorial, serve, admin)
 
 __all__ = ["EXIT_BAD_REQUEST", "EXIT_FAILED", "EXIT_USAGE", "build_parser", "main"]
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from epochpod_assets.cli.common import Subparsers, jsonable, open_catalog
 from epochpod_assets.cli.errors import UsageError
+from epochpod_assets.editorial import cli as editorial_cli
 from epochpod_assets.providers.voices import VOICES
 from epochpod_assets.requests import MAX_PARSED_BYTES, MAX_REQUEST_BYTES, RequestError
 
@@ -51,6 +52,12 @@ def register(commands: Subparsers) -> None:
         metavar="DATE",
         help="the date the figures speak from: 1921, 44 BC, AD 79, 1921-06-14 (default: the "
         "last year of their life that research finds; adventures: the setting's date)",
+    )
+    common.add_argument(
+        "--review",
+        action="store_true",
+        default=None,
+        help="stop after the script until `epochpod approve` (default: EPOCHPOD_REVIEW_DEFAULT)",
     )
 
     interview = formats.add_parser(
@@ -93,6 +100,9 @@ def register(commands: Subparsers) -> None:
     adventure.add_argument(
         "--choices", type=int, help="choices offered at each node, 2 or 3 (default 2)"
     )
+
+    # Bring your own script (editorial/own_script.py).
+    editorial_cli.register_enqueue(formats, common, dated)
 
     raw = formats.add_parser(
         "json", help="a whole request as JSON, from a file or - for standard input"

@@ -12,13 +12,16 @@ from dagster._core.storage.tags import RUN_KEY_TAG, WILL_RETRY_TAG
 
 from epochpod_assets import settings
 from epochpod_assets.catalog import Catalog
+from epochpod_assets.defs.editorial import write_episode
 from epochpod_assets.defs.jobs import generate_episode
 from epochpod_assets.defs.notifications import FailureWebhookResource
 from epochpod_assets.defs.partitions import episodes_partitions
 from epochpod_assets.defs.resources import CatalogResource
+from epochpod_assets.editorial.actions import needs_review
+from epochpod_assets.editorial.revise import EDIT_TAG, REVIEW_TAG, STOP
 from epochpod_assets.requests import FORMAT_TYPES, RequestError, parse_request
 from epochpod_assets.run_tags import episode_of_tags, episode_run_tags
-from epochpod_assets.status import TERMINAL, Stage
+from epochpod_assets.status import RESTING, TERMINAL, Stage
 
 # The schedule of the sensors is fixed when they are defined, so it is read at import; a bad
 # value stops the code location from loading, with the variable named.
@@ -44,7 +47,7 @@ def run_key(episode_id: str, attempt: int) -> str:
 
 
 @dg.sensor(
-    job=generate_episode,
+    jobs=[generate_episode, write_episode],
     minimum_interval_seconds=INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
@@ -72,11 +75,14 @@ def episode_requests(
             db.fail(row["id"], str(error))
             context.log.warning(f"episode {row['id']} rejected: {error}")
             continue
+        review = needs_review(request)
         run_requests.append(
             dg.RunRequest(
                 run_key=run_key(row["id"], row["generation_attempt"]),
                 partition_key=row["id"],
-                tags=episode_run_tags(row["id"], row["type"], row["title"]),
+                job_name=(write_episode if review else generate_episode).name,
+                tags=episode_run_tags(row["id"], row["type"], row["title"])
+                | ({REVIEW_TAG: STOP} if review else {}),
             )
         )
     ids = [r.partition_key for r in run_requests if r.partition_key]
@@ -266,6 +272,11 @@ def settle_ended_run(
         # run_retries will re-execute it (a crashed or unlaunchable worker): the retry owns the
         # episode now, and FAILED would be a false alarm to the web app and the webhook.
         return Settled.STALE
+    edit = run.tags.get(EDIT_TAG, "")
+    if edit.isdigit() and run.status != dg.DagsterRunStatus.SUCCESS:
+        # An editorial run that ended without doing its work: close its edit, so the editor
+        # can ask again (the episode itself is settled below like any other).
+        db.finish_edit(int(edit), run.run_id, run_end(instance, run, failure_message).reason)
     run_key = run.tags.get(RUN_KEY_TAG, "")
     attempt = run_key.rpartition(":")[2] if run_key.startswith(f"{episode_id}:") else ""
     if attempt.isdigit() and int(attempt) != row["generation_attempt"]:
@@ -281,6 +292,9 @@ def settle_ended_run(
         return Settled.STALE
     if status is Stage.COMPLETED:
         return Settled.UNCHANGED
+    if status is Stage.AWAITING_REVIEW and run.status == dg.DagsterRunStatus.SUCCESS:
+        # The review gate: a run that stopped at the script for review ended as planned.
+        return Settled.UNCHANGED
     end = run_end(instance, run, failure_message)
     if status in TERMINAL:
         interrupted = (row["generation_error"] or "").endswith(_INTERRUPTED)
@@ -294,11 +308,16 @@ def settle_ended_run(
     return Settled.CHANGED
 
 
-def settle_failed_run(db: Catalog, episode_id: str, run_id: str, message: str | None) -> None:
-    """Mark an episode FAILED after its run failed, unless a stage already settled it.
+def settle_failed_run(
+    db: Catalog, episode_id: str, run_id: str, message: str | None, edit_id: str | None = None
+) -> None:
+    """Mark an episode FAILED after its run failed, unless a stage already settled it (or it
+    rests awaiting review: a failed approval leaves the script waiting, its edit closed).
 
     For callers without a Dagster run record (the foreground worker)."""
+    if edit_id and edit_id.isdigit():
+        db.finish_edit(int(edit_id), run_id, f"run {run_id} failed: {message or 'no reason'}")
     row = db.get(episode_id)
-    if row is None or row["generation_status"] in TERMINAL:
+    if row is None or row["generation_status"] in RESTING:
         return
     db.fail(episode_id, f"run {run_id} failed: {message or 'no reason given'}")

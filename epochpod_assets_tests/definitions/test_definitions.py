@@ -26,7 +26,11 @@ def test_graph_shape() -> None:
         "generation_costs",
     }
     assert graph.get(dg.AssetKey("published_episode")).parent_keys == {dg.AssetKey("episode_audio")}
-    assert defs.resolve_sensor_def("episode_requests").job_name == "generate_episode"
+    # A request that asks for review runs only up to its script (editorial/defs.py).
+    assert {j.name for j in defs.resolve_sensor_def("episode_requests").jobs} == {
+        "generate_episode",
+        "write_episode",
+    }
 
 
 def test_code_location_loads_without_warnings(epochpod_home: Path) -> None:

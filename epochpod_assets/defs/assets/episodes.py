@@ -24,6 +24,9 @@ from epochpod_assets.defs.resources import (
     VoiceResource,
     WriterResource,
 )
+from epochpod_assets.editorial import own_script
+from epochpod_assets.editorial.revise import edit_for_run, revise, stops_for_review
+from epochpod_assets.editorial.versions import store_script
 from epochpod_assets.formats.base import (
     WORDS_PER_MINUTE,
     RenderedTrackInfo,
@@ -75,7 +78,11 @@ def episode_outline(
     with episode_stage(context, db, Stage.GENERATING_OUTLINE, "outline") as stage:
         check_budget(stage, db, Stage.GENERATING_OUTLINE, writer=author)
         episode = stage.episode
-        outline = author.write(episode.format.outline_task(episode.request), stage.usage)
+        if own_script.requested(episode.request):
+            # Bring your own script: the plan is read from the producer's file, not written.
+            outline = own_script.outline_for(store, episode.format, episode.request)
+        else:
+            outline = author.write(episode.format.outline_task(episode.request), stage.usage)
         put_model(store, episode_key(episode.id, "outline.json"), outline)
     return dg.MaterializeResult(
         metadata={
@@ -126,24 +133,59 @@ def episode_script(
         )
         fmt = episode.format
         outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
-        # Planned at the voices' remembered rates. A long episode is spoken part by part as
-        # it is written (the audio stage finds the segments cached) and the parts that miss
-        # their length are rewritten (formats/fitting.py).
-        written = write_to_length(
-            author,
-            speaker,
-            fmt,
-            episode.request,
-            outline,
-            store,
-            stage.usage,
-            seconds_between_turns=PAUSE_BETWEEN_TURNS,
-            seconds_between_sections=PAUSE_BETWEEN_SECTIONS,
-            speech_parallel=voice.concurrency,
-        )
-        script = written.script
-        put_model(store, episode_key(episode.id, "script.json"), script)
+        edit = edit_for_run(db, context.run, episode.id)
+        how: dict[str, Any]
+        if edit is not None:
+            # An editor's change (editorial/revise.py): an imported script, a rewrite after
+            # review, or one line; lines that did not change come from the segment cache.
+            current: Any = _upstream(store, episode, "script.json", fmt.script_model)
+            revised = revise(
+                edit, author, stage.usage, fmt, episode.request, outline, current, store
+            )
+            script = revised.script
+            how = {
+                "edit": f"#{edit['id']} {edit['kind']}: {revised.how}",
+                "changed_lines": revised.changed_lines,
+            }
+        elif own_script.requested(episode.request):
+            script = own_script.script_for(store, fmt, episode.request, outline)
+            how = {"edit": "the producer's own script (no writer call)"}
+        else:
+            # Planned at the voices' remembered rates. A long episode is spoken part by part
+            # as it is written (the audio stage finds the segments cached) and the parts
+            # that miss their length are rewritten (formats/fitting.py).
+            written = write_to_length(
+                author,
+                speaker,
+                fmt,
+                episode.request,
+                outline,
+                store,
+                stage.usage,
+                seconds_between_turns=PAUSE_BETWEEN_TURNS,
+                seconds_between_sections=PAUSE_BETWEEN_SECTIONS,
+                speech_parallel=voice.concurrency,
+            )
+            script = written.script
+            how = {
+                "word_budget": written.budget,
+                "writer_words_per_word_asked": round(written.habit, 3),
+                "words_per_minute": ", ".join(
+                    f"{v} {r:.0f}" for v, r in sorted(written.rates.items())
+                ),
+                "predicted_minutes": round(written.predicted_seconds / 60, 2),
+                "rewritten_to_length": written.rewritten,
+                "parts_corrected_to_length": ", ".join(map(str, written.corrected_parts)) or "none",
+                "lines_spoken_ahead": written.spoken_lines,
+            }
+        # The script it replaces is kept under a versioned key (editorial/versions.py).
+        kept = store_script(store, episode.id, script)
         tracks = fmt.tracks(episode.request, outline, script)
+        if stops_for_review(context.run):
+            # The review gate: no audio is paid for until an editor approves this script.
+            db.set_stage(episode.id, Stage.AWAITING_REVIEW)
+            if edit is not None:
+                db.finish_edit(edit["id"], context.run.run_id)
     words = sum(section_words(t.sections) for t in tracks)
     speakers = sorted({line.speaker for t in tracks for s in t.sections for line in s.lines})
     return dg.MaterializeResult(
@@ -153,13 +195,9 @@ def episode_script(
             "writer": f"{author.provider} / {author.model}",
             "writer_pricing": _pricing(author, "llm"),
             "word_count": words,
-            "word_budget": written.budget,
-            "writer_words_per_word_asked": round(written.habit, 3),
-            "words_per_minute": ", ".join(f"{v} {r:.0f}" for v, r in sorted(written.rates.items())),
-            "predicted_minutes": round(written.predicted_seconds / 60, 2),
-            "rewritten_to_length": written.rewritten,
-            "parts_corrected_to_length": ", ".join(map(str, written.corrected_parts)) or "none",
-            "lines_spoken_ahead": written.spoken_lines,
+            **how,
+            "previous_script": f"scripts/v{kept}.json" if kept else "none",
+            "awaiting_review": stops_for_review(context.run),
             "speakers": ", ".join(speakers),
             "turns": sum(len(s.lines) for t in tracks for s in t.sections),
             "tracks": len(tracks),
@@ -287,6 +325,9 @@ def published_episode(
             },
             fmt.detail(episode.request, outline, script, tracks),
         )
+        edit = edit_for_run(db, context.run, episode.id)
+        if edit is not None:
+            db.finish_edit(edit["id"], context.run.run_id)
     totals = db.stats([episode.id]).get(episode.id)
     return dg.MaterializeResult(
         metadata={
