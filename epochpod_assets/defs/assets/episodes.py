@@ -74,8 +74,11 @@ def episode_outline(
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """The episode's plan: who speaks, the sections and questions (or the story's branches),
     and the sources. Everything after it is written from this plan."""
-    db, store, author = catalog.get(), media.get(), writer.get()
+    db = catalog.get()
     with episode_stage(context, db, Stage.GENERATING_OUTLINE, "outline") as stage:
+        # Inside the stage: a provider or store that cannot be set up fails the episode with
+        # its own reason, not as a step that failed before it started.
+        store, author = media.get(), writer.get()
         check_budget(stage, db, Stage.GENERATING_OUTLINE, writer=author)
         episode = stage.episode
         if own_script.requested(episode.request):
@@ -118,8 +121,9 @@ def episode_script(
     cast's measured speaking rate. A short script is checked before any audio is paid for; a
     long one is written section by section, in parallel, and each part is spoken as soon as it
     has passed its own checks, so the parts that miss their length can be rewritten."""
-    db, store, author, speaker = catalog.get(), media.get(), writer.get(), voice.get()
+    db = catalog.get()
     with episode_stage(context, db, Stage.GENERATING_SCRIPT, "script") as stage:
+        store, author, speaker = media.get(), writer.get(), voice.get()
         episode = stage.episode
         # A long script is spoken as it is written: the voice is armed with the same cap as
         # the writer, and the allowance does not hold the audio stage's speech back for later.
@@ -225,8 +229,9 @@ def episode_audio(
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """The episode's sound: every line spoken in its speaker's voice, assembled into
     loudness-normalized MP3 tracks with chapters and captions (one track per adventure node)."""
-    db, store, speaker = catalog.get(), media.get(), voice.get()
+    db = catalog.get()
     with episode_stage(context, db, Stage.GENERATING_AUDIO, "audio") as stage:
+        store, speaker = media.get(), voice.get()
         check_budget(stage, db, Stage.GENERATING_AUDIO, voice=speaker)
         episode = stage.episode
         fmt = episode.format
@@ -297,8 +302,9 @@ def published_episode(
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """The episode as listeners and the web app see it: title, description, transcript,
     duration, audio URL, sources and format detail on the catalog row, status PUBLISHED."""
-    db, store = catalog.get(), media.get()
+    db = catalog.get()
     with episode_stage(context, db, Stage.UPLOADING, "publish") as stage:
+        store = media.get()
         episode = stage.episode
         fmt = episode.format
         outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
