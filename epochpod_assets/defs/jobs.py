@@ -6,6 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from epochpod_assets import settings
+from epochpod_assets.defs.launchpad import order_mapping
 from epochpod_assets.defs.resources import CatalogResource, MediaResource
 from epochpod_assets.intake import enqueue
 from epochpod_assets.requests import RequestError, parse_request
@@ -93,27 +94,12 @@ def order_episode(
     return dg.Output(episode_id, metadata={"episode_id": episode_id})
 
 
-# Pre-filled in the launchpad, so an operator edits an example instead of starting blank.
-_EXAMPLE = {
-    "ops": {
-        "order_episode": {
-            "config": {
-                "format": "interview",
-                "fields": {
-                    "guest_name": "Ada Lovelace",
-                    "topic": "the Analytical Engine",
-                    "target_minutes": 5,
-                },
-            }
-        }
-    }
-}
-
-
 @dg.job(
-    config=_EXAMPLE,
-    description="Order a new episode from the launchpad: same validation as `epochpod enqueue`. "
-    "To regenerate an existing episode, materialize its partition instead.",
+    config=order_mapping(),
+    description="Order a new episode from the launchpad: pick a format and fill in its fields "
+    "(or give `request_json`); the launchpad checks the fields' types as you type, and the "
+    "request is validated like `epochpod enqueue` before anything is launched. To regenerate "
+    "an existing episode, materialize its partition instead.",
     tags={"epochpod/kind": "intake"},
 )
 def request_episode() -> None:

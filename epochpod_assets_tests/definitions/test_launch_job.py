@@ -26,10 +26,9 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 
 def launch(instance: dg.DagsterInstance, config: dict[str, Any]) -> dg.ExecuteInProcessResult:
+    """The launchpad's config: one format with its fields, or `request_json`."""
     return defs.resolve_job_def("request_episode").execute_in_process(
-        run_config={"ops": {"order_episode": {"config": config}}},
-        instance=instance,
-        raise_on_error=False,
+        run_config=config, instance=instance, raise_on_error=False
     )
 
 
@@ -44,8 +43,7 @@ def test_launchpad_orders_an_episode_with_format_and_fields(
     result = launch(
         instance,
         {
-            "format": "debate",
-            "fields": {
+            "debate": {
                 "topic": "canals or railways",
                 "participants": [
                     {"name": "James Brindley", "position": "canals carry more"},
@@ -76,23 +74,48 @@ def test_launchpad_orders_an_episode_from_json(instance: dg.DagsterInstance) -> 
 @pytest.mark.parametrize(
     ("config", "problem"),
     [
-        ({"format": "interview", "fields": {"topic": "engines"}}, "guest_name"),
-        ({"format": "opera", "fields": {}}, "format"),
+        # The launchpad's typed form: Dagster's own config check, as the operator types.
+        ({"interview": {"topic": "engines"}}, 'Missing required config entry "guest_name"'),
+        ({"opera": {}}, 'unexpected config entry "opera"'),
+        (
+            {"interview": {"guest_name": "Ada", "topic": 3}},
+            "Invalid scalar at path root:interview:topic",
+        ),
+        ({"interview": {"guest_name": "Ada", "topic": "x", "mood": "dark"}}, '"mood"'),
+        # The request model, run by the config mapping before any run exists.
+        ({"interview": {"guest_name": "Ada", "topic": "  "}}, "topic: must not be blank"),
+        (
+            {"interview": {"guest_name": "Ada", "topic": "x", "host_voice": "darth"}},
+            "host_voice: unknown voice 'darth'",
+        ),
         ({"request_json": "{not json"}, "request: is not valid JSON"),
-        ({}, "format: required"),
-        ({"format": "interview", "request_json": "{}"}, "request_json: give either"),
     ],
 )
-def test_a_bad_order_fails_the_run_naming_the_field_and_writes_nothing(
+def test_the_launchpad_refuses_a_bad_order_before_any_run(
     instance: dg.DagsterInstance, config: dict[str, Any], problem: str
 ) -> None:
     db = open_catalog()
-    result = launch(instance, config)
-    assert not result.success
-    (failure,) = [e for e in result.all_events if e.is_step_failure]
-    error = failure.step_failure_data.error
-    assert error is not None and problem in error.message
+    with pytest.raises(dg.DagsterInvalidConfigError) as refused:
+        launch(instance, config)
+    messages = [error.message for error in refused.value.errors]
+    assert any(problem in message for message in messages), messages
+    assert instance.get_runs() == [], "nothing launched"
     assert rows(db) == []
+
+
+def test_the_launchpad_form_is_typed_per_format() -> None:
+    """Built from each format's request model: its fields, types and required ones."""
+    from epochpod_assets.defs.launchpad import order_schema, request_models
+
+    selector = order_schema()
+    assert set(selector.fields) == {*request_models(), "request_json"}
+    interview = selector.fields["interview"].config_type
+    assert interview.fields["guest_name"].is_required
+    assert not interview.fields["angle"].is_required
+    assert interview.fields["target_minutes"].config_type.given_name == "Float"
+    participant = selector.fields["debate"].config_type.fields["participants"].config_type
+    assert set(participant.inner_type.fields) >= {"name", "position", "voice"}
+    assert "format" not in interview.fields, "the key names the format"
 
 
 @pytest.mark.slow
@@ -103,8 +126,7 @@ def test_materializing_a_partition_again_regenerates_the_episode(
     result = launch(
         instance,
         {
-            "format": "interview",
-            "fields": {"guest_name": "Ada", "topic": "engines", "target_minutes": 1},
+            "interview": {"guest_name": "Ada", "topic": "engines", "target_minutes": 1},
         },
     )
     episode_id = result.output_for_node("order_episode")

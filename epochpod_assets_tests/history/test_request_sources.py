@@ -148,29 +148,11 @@ def test_the_launchpad_reads_source_files_too(tmp_path: Path) -> None:
     fields = {"guest_name": "Albert Einstein", "topic": "relativity", "as_of": "1921"}
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("request_episode").execute_in_process(
-            run_config={
-                "ops": {
-                    "order_episode": {
-                        "config": {
-                            "format": "interview",
-                            "fields": {**fields, "sources": [{"location": str(path)}]},
-                        }
-                    }
-                }
-            },
+            run_config={"interview": {**fields, "sources": [{"location": str(path)}]}},
             instance=instance,
         )
         missing = defs.resolve_job_def("request_episode").execute_in_process(
-            run_config={
-                "ops": {
-                    "order_episode": {
-                        "config": {
-                            "format": "interview",
-                            "fields": {**fields, "sources": [{"location": "/nowhere/a.txt"}]},
-                        }
-                    }
-                }
-            },
+            run_config={"interview": {**fields, "sources": [{"location": "/nowhere/a.txt"}]}},
             instance=instance,
             raise_on_error=False,
         )
