@@ -138,4 +138,10 @@ def _order_config(config: Mapping[str, Any]) -> dict[str, Any]:
 def order_mapping() -> dg.ConfigMapping:
     # No default: Dagster applies none to a selector at the root. The launchpad's "Scaffold
     # missing config" and its completion offer each format's fields instead.
-    return dg.ConfigMapping(config_fn=_order_config, config_schema=order_schema())
+    return dg.ConfigMapping(
+        config_fn=_order_config,
+        config_schema=order_schema(),
+        # The values as typed: Dagster's Float would turn `true` into 1.0 minutes, which the
+        # request model refuses when it sees the `true`.
+        receive_processed_config_values=False,
+    )

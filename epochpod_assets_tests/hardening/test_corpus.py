@@ -229,17 +229,18 @@ def test_a_bad_order_from_the_launchpad_fails_with_the_field_and_writes_nothing(
     dagster_instance: dg.DagsterInstance,
 ) -> None:
     before = snapshot(tmp_path)
-    result = jobs.request_episode.execute_in_process(
-        run_config={"ops": {"order_episode": {"config": config}}},
-        instance=dagster_instance,
-        resources={"catalog": CatalogResource(), "media": MediaResource()},
-        raise_on_error=False,
-    )
-    assert not result.success
-    description = failure_description(result)
-    first, *problems = description.splitlines()
-    assert first == "invalid request:" and len(problems) == 1, description
-    assert expect in problems[0], description
+    runs = len(dagster_instance.get_runs())
+    # Refused before any run, as the launchpad shows it: one line naming the field.
+    with pytest.raises(dg.DagsterInvalidConfigError) as refused:
+        jobs.request_episode.execute_in_process(
+            run_config=config,
+            instance=dagster_instance,
+            resources={"catalog": CatalogResource(), "media": MediaResource()},
+        )
+    problems = [error.message for error in refused.value.errors]
+    assert len(problems) == 1 and expect in problems[0], problems
+    assert "Traceback" not in problems[0]
+    assert len(dagster_instance.get_runs()) == runs, "no run was created"
     assert snapshot(tmp_path) == before
 
 
@@ -287,7 +288,7 @@ def test_the_launchpad_names_a_bad_variable_and_writes_nothing(
     monkeypatch.setenv(name, _replace_all(value, world))
     before = snapshot(tmp_path)
     result = jobs.request_episode.execute_in_process(
-        run_config={"ops": {"order_episode": {"config": {"request_json": json.dumps(INTERVIEW)}}}},
+        run_config={"request_json": json.dumps(INTERVIEW)},
         instance=dagster_instance,
         resources={"catalog": CatalogResource(), "media": MediaResource()},
         raise_on_error=False,
