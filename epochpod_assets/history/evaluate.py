@@ -45,6 +45,9 @@ class TimeGuardScore:
     missed_by_kind: Counter[str] = field(default_factory=Counter)
     misses: list[str] = field(default_factory=list)
     false_alarms: list[str] = field(default_factory=list)
+    # Per batch of the labelled set (see the set's "batch" field): anachronisms, found, clean,
+    # false positives.
+    batches: dict[int, list[int]] = field(default_factory=dict)
 
     @property
     def recall(self) -> float:
@@ -66,18 +69,23 @@ def score_timeguard(path: Path = TIMEGUARD_SET) -> TimeGuardScore:
         )
         score.lines += 1
         score.by_kind[kind] += 1
+        batch = score.batches.setdefault(int(str(row.get("batch", 1))), [0, 0, 0, 0])
         described = f"[{row['id']}] {row['figure']} @ {row['as_of']}: {text}"
         if label == "anachronism":
             score.anachronisms += 1
+            batch[0] += 1
             if findings:
                 score.found += 1
+                batch[1] += 1
             else:
                 score.missed_by_kind[kind] += 1
                 score.misses.append(f"{described}  ({row.get('note', '')})")
         elif label == "clean":
             score.clean += 1
+            batch[2] += 1
             if findings:
                 score.false_positives += 1
+                batch[3] += 1
                 terms = ", ".join(f"{f.term!r} ({f.evidence})" for f in findings)
                 score.false_alarms.append(f"{described}  -> {terms}")
         else:
