@@ -18,7 +18,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from epochpod_assets.history import claims as claim_check
 from epochpod_assets.history import timeguard
@@ -27,6 +27,8 @@ from epochpod_assets.history.extract import extract_facts
 from epochpod_assets.history.factsheet import FactSheet, Finding
 from epochpod_assets.history.fetch import FetchPolicy
 from epochpod_assets.history.sources import SourceError, SourceRef, ingest
+from epochpod_assets.providers.base import Usage, Writer
+from epochpod_assets.providers.offline import OfflineWriter
 from epochpod_assets.scripting.scriptfile import ScriptFile, ScriptFileError, parse
 
 # A script is text a person wrote; a file far bigger than this is a mistake.
@@ -144,8 +146,14 @@ def check_script(
     as_of: HistoricalDate,
     sheet: FactSheet | None,
     max_unsupported_share: float,
+    writer: Writer | None = None,
+    usage: Usage | None = None,
 ) -> ScriptCheck:
-    """Every finding on the script's lines, each with its line number in the file."""
+    """Every finding on the script's lines, each with its line number in the file.
+
+    With a model `writer` (not the offline one), the model passes run too, as in the graph:
+    the time guard's model findings are added (labelled `model`), and a model judges the
+    claims against the fact sheet."""
     wanted = " ".join(figure.split()).casefold()
     speakers = script.speakers()
     if not any(" ".join(name.split()).casefold() == wanted for name in speakers):
@@ -168,6 +176,17 @@ def check_script(
         if is_figure:
             claim_lines.append(claim_check.ClaimLine(line.line, line.speaker, line.text))
     findings = timeguard.check_lines(guard_lines)
+    use_model = (
+        writer is not None and usage is not None and writer.provider != OfflineWriter.provider
+    )
+    if use_model:
+        assert writer is not None and usage is not None
+        seen = {(f.line, f.term.casefold()) for f in findings}
+        findings.extend(
+            finding
+            for finding in timeguard.model_findings(writer, guard_lines, usage)
+            if (finding.line, finding.term.casefold()) not in seen
+        )
     result = ScriptCheck(
         findings=findings,
         figure=figure,
@@ -179,7 +198,12 @@ def check_script(
     )
     if sheet is not None:
         report = claim_check.check_lines(claim_lines, sheet)
-        result.findings.extend(report.findings())
+        origin: Literal["claims", "model"] = "claims"
+        if use_model:
+            assert writer is not None and usage is not None
+            report = claim_check.judge(writer, report, sheet, usage)
+            origin = "model"
+        result.findings.extend(report.findings(origin))
         result.claims = report.claims
         result.unsupported = report.unsupported
         result.supported = report.supported_fact_ids
@@ -266,9 +290,20 @@ def cmd_check(args: argparse.Namespace) -> int:
         if args.source:
             topic = script.title or args.figure
             sheet = build_sheet(topic, args.figure, list(args.source), FetchPolicy.from_settings())
-        result = check_script(
-            script, args.figure, as_of, sheet, settings.load().max_unsupported_share
-        )
+        writer = configured_writer()
+        usage = Usage()
+        try:
+            result = check_script(
+                script,
+                args.figure,
+                as_of,
+                sheet,
+                settings.load().max_unsupported_share,
+                writer,
+                usage,
+            )
+        finally:
+            writer.close()
     except CheckInputError as error:
         raise UsageError(str(error)) from None
     if args.json:
@@ -276,4 +311,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         for line in describe(result, args.file):
             print(line)
+        if usage.llm_calls:
+            print(
+                f"Model passes: {usage.llm_calls} call(s) to {writer.model}, "
+                f"{usage.tokens} tokens, ${usage.usd:.4f}."
+            )
     return 1 if result.blocking else 0
+
+
+def configured_writer() -> Any:
+    """The writer the environment configures (offline unless a model is set up), built as
+    the pipeline builds it; the caller closes it."""
+    from epochpod_assets import settings
+    from epochpod_assets.defs.resources import WriterResource
+
+    config = settings.load()
+    base_url, key = config.endpoint("llm")
+    resource = WriterResource(
+        provider=config.writer,
+        model=config.llm_model,
+        max_reasks=config.llm_max_reasks,
+        api_key=key.get_secret_value() if key else None,
+        base_url=base_url,
+        timeout=config.openai_timeout,
+        max_retries=config.openai_max_retries,
+        prices=config.prices,
+        rate_limits=config.rate_limits,
+    )
+    return resource.get()

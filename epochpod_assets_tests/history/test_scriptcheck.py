@@ -146,3 +146,45 @@ def test_bad_input_exits_2_with_one_line(
     code, out, err = run(tmp_path, capsys, *args)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_with_a_model_the_model_passes_run_and_are_labelled(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from epochpod_assets_tests.support.fake_openai import FakeOpenAI, responder_by_schema
+
+    script = tmp_path / "confucius.md"
+    script.write_text(
+        "Host: Welcome.\nConfucius: Buddhist monks will bring new teachings from India.\n"
+    )
+    seen: list[str] = []
+
+    def guard(body: dict[str, object]) -> str:
+        seen.append(str(body["messages"]))
+        return json.dumps(
+            {
+                "findings": [
+                    {
+                        "line": 2,
+                        "term": "Buddhist monks",
+                        "evidence": "Buddhism reached China in the 1st century AD",
+                    }
+                ]
+            }
+        )
+
+    with FakeOpenAI(api_key="sk-test", responder=responder_by_schema(
+        {"ModelAnachronisms": guard}
+    )) as server:  # fmt: skip
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("EPOCHPOD_WRITER", "openai")
+        code, out, _ = run(
+            tmp_path, capsys, str(script), "--figure", "Confucius", "--as-of", "480 BC"
+        )
+    assert code == 1
+    assert "2: Confucius: anachronism 'Buddhist monks'" in out and "[model]" in out
+    assert "Model passes: 1 call(s)" in out
+    assert "Welcome" not in seen[0]  # only the figure's lines go to the model
