@@ -24,7 +24,6 @@ from typing import Any
 import mutagen.id3
 import numpy as np
 import numpy.typing as npt
-import scipy.fft  # type: ignore[import-untyped]
 
 from epochpod_assets.audio.ffmpeg import Loudness, encode_mp3
 from epochpod_assets.audio.mastering import Limiter, MasteringError, analyse
@@ -248,6 +247,9 @@ def _resample(speech: Speech, sample_rate: int, length: int) -> npt.NDArray[np.i
     padded_out = padded * sample_rate // speech.sample_rate
     # scipy's FFT keeps float32 as float32 (numpy's computes in float64): twice as fast, and
     # far more precise than the 16-bit samples it produces.
+    # Imported here: every run worker imports this module, only the audio stage resamples.
+    import scipy.fft  # type: ignore[import-untyped]
+
     spectrum = scipy.fft.rfft(source.astype(np.float32), padded)
     resampled: npt.NDArray[np.float32] = scipy.fft.irfft(spectrum, padded_out)[:length]
     resampled *= np.float32(padded_out / padded)

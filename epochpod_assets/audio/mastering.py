@@ -23,13 +23,10 @@ import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-# scipy ships no type hints; its three functions here take and return float64 arrays.
-from scipy.ndimage import minimum_filter1d, uniform_filter1d  # type: ignore[import-untyped]
-from scipy.signal import sosfilt  # type: ignore[import-untyped]
 
 Floats = npt.NDArray[np.float64]
 BlockValues = npt.NDArray[np.float32]  # one value per block
@@ -144,7 +141,7 @@ def _analyse_span(
         piece = samples[start : start + chunk].astype(np.float64) / 32768.0
         # The offset keeps the filter out of subnormal numbers in the silences between lines
         # (they made this pass 30x slower); the high-pass removes it, so it adds no energy.
-        weighted, state = sosfilt(sos, piece + _SUBNORMAL_GUARD, zi=state)
+        weighted, state = _sosfilt()(sos, piece + _SUBNORMAL_GUARD, zi=state)
         if len(piece) % block:  # the track's last block: pad with silence
             pad = block - len(piece) % block
             piece = np.concatenate([piece, np.zeros(pad)])
@@ -278,6 +275,14 @@ class Limiter:
         # carries i's reduction, so no block ends above the ceiling.
         reach = 2 * self._ramp + 1
         size = self._hold + reach + 1
+        # scipy is imported here, not at the top: every run worker imports this module, and
+        # only the audio stage needs scipy (it costs the start of every run ~0.5 s).
+        # scipy ships no type hints; its functions here take and return float64 arrays.
+        from scipy.ndimage import (  # type: ignore[import-untyped]
+            minimum_filter1d,
+            uniform_filter1d,
+        )
+
         held: BlockValues = minimum_filter1d(
             wanted, size, mode="nearest", origin=self._hold - size // 2
         )
@@ -424,3 +429,10 @@ def _interpolator(factor: int) -> list[npt.NDArray[np.float32]]:
         )
         phases.append((taps / taps.sum()).astype(np.float32))
     return phases
+
+
+def _sosfilt() -> Any:
+    # Imported on first use: see `minimum_filter1d` above.
+    from scipy.signal import sosfilt  # type: ignore[import-untyped]
+
+    return sosfilt

@@ -10,13 +10,12 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 from epochpod_assets.catalog.schema import (
     adventure_details,
@@ -56,6 +55,10 @@ def new_episode_id() -> str:
 
 
 def _alembic_config() -> Config:
+    # Alembic is imported when a schema is checked, not with the catalog: a run worker
+    # imports the catalog at start and finds the schema migrated already.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -84,6 +87,10 @@ class Catalog:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (cheap when already there)."""
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
         with self.engine.connect() as conn:
             if MigrationContext.configure(conn).get_current_revision() == head:

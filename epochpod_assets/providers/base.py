@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from openai.lib._pydantic import to_strict_json_schema
 from pydantic import BaseModel
 
 T = TypeVar("T", bound=BaseModel)
@@ -50,6 +49,10 @@ class WritingTask(Generic[T]):
         """The JSON schema sent to the model for this task."""
         if self.json_schema is not None:
             return dict(self.json_schema)
+        # Imported on use: the openai package costs every run worker's start ~0.5 s, and the
+        # offline writer never needs it.
+        from openai.lib._pydantic import to_strict_json_schema
+
         return to_strict_json_schema(self.schema)
 
     def parse(self, data: Any) -> T:

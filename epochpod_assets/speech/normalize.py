@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import roman
-from num2words import num2words
 
 if TYPE_CHECKING:
     from epochpod_assets.speech.lexicon import Lexicon
@@ -29,16 +28,16 @@ if TYPE_CHECKING:
 
 def cardinal(number: int | float) -> str:
     # num2words writes "one thousand, five hundred": the comma would make a voice pause.
-    return str(num2words(number)).replace(",", "")
+    return str(_num2words()(number)).replace(",", "")
 
 
 def ordinal(number: int) -> str:
-    return str(num2words(number, to="ordinal")).replace(",", "")
+    return str(_num2words()(number, to="ordinal")).replace(",", "")
 
 
 def year(number: int) -> str:
     """How a historian says a year: 1066 "ten sixty-six", 1905 "nineteen oh-five"."""
-    return str(num2words(number, to="year")).replace(",", "")
+    return str(_num2words()(number, to="year")).replace(",", "")
 
 
 def _plural(words: str) -> str:
@@ -424,3 +423,11 @@ def spoken_words(text: str, lexicon: Lexicon | None = None) -> int:
 
 # The same words as `formats.base.count_words`.
 _WORD = re.compile(r"[\w'\u2019-]+")
+
+
+def _num2words() -> Any:
+    # Imported on first use, not with the module: every run worker imports this module at
+    # start, and num2words' language tables cost ~0.3 s there.
+    from num2words import num2words
+
+    return num2words

@@ -7,10 +7,15 @@ on a failed attempt is still spent.
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    # Imported where the report is built, not with the code location: every run worker
+    # imports this module at start, and pandas costs it ~0.5 s.
+    import pandas as pd
 
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.catalog.schema import episodes, generation_metrics
@@ -49,9 +54,9 @@ MARKDOWN_ROWS = 20
 
 @dataclass(frozen=True)
 class CostReport:
-    by_episode: pd.DataFrame
-    by_format: pd.DataFrame
-    by_day: pd.DataFrame
+    by_episode: "pd.DataFrame"
+    by_format: "pd.DataFrame"
+    by_day: "pd.DataFrame"
 
 
 @dg.asset(
@@ -87,8 +92,10 @@ def generation_costs(catalog: CatalogResource, media: MediaResource) -> dg.Mater
     )
 
 
-def load_metrics(db: Catalog) -> pd.DataFrame:
+def load_metrics(db: Catalog) -> "pd.DataFrame":
     """One row per stage run, with its episode's title, format and status."""
+    import pandas as pd
+
     m = generation_metrics.c
     query = (
         sa.select(
@@ -111,8 +118,10 @@ def load_metrics(db: Catalog) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
-def cost_report(metrics: pd.DataFrame) -> CostReport:
+def cost_report(metrics: "pd.DataFrame") -> CostReport:
     """Totals per episode (newest first), per format and per UTC day (oldest first)."""
+    import pandas as pd
+
     frame = metrics.copy()
     # SQLite returns naive timestamps, PostgreSQL aware ones; the catalog writes UTC either way.
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
@@ -135,7 +144,7 @@ def cost_report(metrics: pd.DataFrame) -> CostReport:
     return CostReport(by_episode=by_episode, by_format=by_format, by_day=by_day)
 
 
-def markdown_table(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
+def markdown_table(frame: "pd.DataFrame", columns: Sequence[str] | None = None) -> str:
     """A GitHub-style table; rendered here so the report needs no `tabulate`."""
     if frame.empty:
         return "_No generation runs yet._"
