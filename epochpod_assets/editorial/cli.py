@@ -34,17 +34,17 @@ def register(commands: Subparsers) -> None:
     )
     steps = script.add_subparsers(dest="script_command", required=True, metavar="STEP")
     export = steps.add_parser("export", help="write the episode's script as a plain text file")
-    export.add_argument("episode_id", type=episode_id)
+    export.add_argument("episode_id", type=episode_id, help="the episode whose script to write")
     export.add_argument("-o", "--output", metavar="FILE", help="default: standard output")
     export.set_defaults(run=cmd_export)
     imported = steps.add_parser(
         "import", help="validate an edited script, store it and re-voice what changed"
     )
-    imported.add_argument("episode_id", type=episode_id)
+    imported.add_argument("episode_id", type=episode_id, help="the episode the script is for")
     imported.add_argument("file", metavar="FILE", help="a plain script file, or - for stdin")
     imported.set_defaults(run=cmd_import)
     rewrite = steps.add_parser("rewrite", help="have the writer write one line again")
-    rewrite.add_argument("episode_id", type=episode_id)
+    rewrite.add_argument("episode_id", type=episode_id, help="the episode whose line to rewrite")
     rewrite.add_argument("line", type=int, metavar="LINE", help="its line number in the export")
     rewrite.add_argument("--note", required=True, help="what to change")
     rewrite.set_defaults(run=cmd_rewrite)
@@ -52,12 +52,12 @@ def register(commands: Subparsers) -> None:
     approve = commands.add_parser(
         "approve", help="approve a script awaiting review: its audio follows"
     )
-    approve.add_argument("episode_id", type=episode_id)
+    approve.add_argument("episode_id", type=episode_id, help="the episode to approve")
     approve.set_defaults(run=cmd_approve)
     reject = commands.add_parser(
         "reject", help="send a script awaiting review back to the writer with a note"
     )
-    reject.add_argument("episode_id", type=episode_id)
+    reject.add_argument("episode_id", type=episode_id, help="the episode to send back")
     reject.add_argument("--note", required=True, help="what the writer should change")
     reject.set_defaults(run=cmd_reject)
 
