@@ -6,6 +6,7 @@ fills it with words, so a model cannot return a story whose choices lead nowhere
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,11 +70,15 @@ SYSTEM = (
 )
 
 
+START = "n1"
+
+
 def tree(request: AdventureRequest) -> dict[str, list[str]]:
-    """Node id -> child ids, breadth first: n0 is the start, leaves are endings."""
-    children: dict[str, list[str]] = {"n0": []}
-    level = ["n0"]
-    count = 1
+    """Node id -> child ids, breadth first: n1 is the start, leaves are endings. Node nK is
+    track K (its file is nK.mp3, its tag TRCK K/total), the number the narration says."""
+    children: dict[str, list[str]] = {START: []}
+    level = [START]
+    count = 2
     for _ in range(request.depth - 1):
         next_level = []
         for node in level:
@@ -111,7 +116,7 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
         """The average path from the start to an ending. The tree is complete, so that is the
         sum over levels of the mean track length at each level."""
         seconds = {t.key: t.duration_seconds for t in tracks}
-        level, total = ["n0"], 0.0
+        level, total = [START], 0.0
         shape = tree(request)
         while level:
             total += sum(seconds[node] for node in level) / len(level)
@@ -145,7 +150,8 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
             "Task: adventure.script\n"
             f"Word budget: {path}\n"
             f"Write the narration for every node, about {budget} words each, ending each "
-            f"non-final node by reading its choices aloud.\n"
+            f"non-final node by reading its choices aloud, each with its track number "
+            f"(node -> track: {track_numbers(outline)}).\n"
             f"Outline JSON: {outline.model_dump_json()}\nRequest JSON: {request.model_dump_json()}"
         )
         return WritingTask(
@@ -194,9 +200,10 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
         self, request: AdventureRequest, outline: AdventureOutline, brief: SectionBrief
     ) -> WritingTask[SectionScript]:
         node = outline.nodes[brief.index]
+        numbers = track_numbers(outline)
         ending = "It is an ENDING: close the story." if not node.choices else (
             "End by reading its choices aloud: "
-            + "; ".join(f"{c.label} (track {_track_number(c.next)})" for c in node.choices)
+            + "; ".join(f"{c.label} (track {numbers[c.next]})" for c in node.choices)
         )  # fmt: skip
         prompt = (
             "Task: adventure.section\n"
@@ -210,6 +217,13 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
             if {line.speaker for line in part.lines} != {NARRATOR}:
                 raise ValueError(f"every line must be spoken by {NARRATOR!r}")
             longform.check_part(sum(count_words(line.text) for line in part.lines), brief)
+            said = {int(n) for line in part.lines for n in _TRACK_MENTION.findall(line.text)}
+            allowed = {numbers[c.next] for c in node.choices}
+            if wrong := sorted(said - allowed):
+                raise ValueError(
+                    f"the narration sends the listener to track {wrong[0]}; this node's "
+                    f"choices lead to tracks {sorted(allowed) or 'none (it is an ending)'}"
+                )
 
         def template() -> SectionScript:
             script = self._offline_script(request, outline, brief.words, only=node.id)
@@ -330,7 +344,7 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
         nodes = []
         for index, (node_id, children) in enumerate(shape.items()):
             picks = rng.sample(verbs, len(children))
-            title = "The beginning" if node_id == "n0" else f"Path {index}"
+            title = "The beginning" if node_id == START else f"Path {index}"
             if not children:
                 title = f"Ending {index}"
             nodes.append(
@@ -363,12 +377,13 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
         seed = ("adventure.node", only) if only else ("adventure.script",)
         rng = prose.seeded(*seed, request.model_dump_json())
         nodes = []
+        numbers = track_numbers(outline)
         for node in outline.nodes:
             if only is not None and node.id != only:
                 continue
             if node.choices:
                 ending = " ".join(
-                    f"If you choose to {c.label.lower()}, go to track {_track_number(c.next)}."
+                    f"If you choose to {c.label.lower()}, go to track {numbers[c.next]}."
                     for c in node.choices
                 )
             else:
@@ -384,8 +399,14 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
         return AdventureScript(nodes=nodes)
 
 
-def _track_number(node_id: str) -> int:
-    return int(node_id.removeprefix("n")) + 1
+def track_numbers(outline: AdventureOutline) -> dict[str, int]:
+    """Node id -> its track number: its place in the story's node order, which is the order
+    of the tracks (their TRCK tags) and, with the ids `tree` gives, the number in its file
+    name."""
+    return {node.id: number for number, node in enumerate(outline.nodes, start=1)}
+
+
+_TRACK_MENTION = re.compile(r"\btrack\s+(\d+)", re.IGNORECASE)
 
 
 def _check_shape(outline: AdventureOutline, shape: dict[str, list[str]]) -> None:
@@ -398,7 +419,17 @@ def _check_script(script: AdventureScript, outline: AdventureOutline, budget: in
     expected = [node.id for node in outline.nodes]
     if [node.id for node in script.nodes] != expected:
         raise ValueError(f"the script must narrate the nodes {expected}, in that order")
+    numbers = track_numbers(outline)
+    choices = {node.id: {numbers[c.next] for c in node.choices} for node in outline.nodes}
     for node in script.nodes:
         words = count_words(node.narration)
         if not budget * 0.5 <= words <= budget * 1.5:
             raise ValueError(f"node {node.id} has {words} words; it should have about {budget}")
+        # "Go to track 4" must name a track this node's choices lead to, by the numbering
+        # the files and their tags carry.
+        said = {int(n) for n in _TRACK_MENTION.findall(node.narration)}
+        if wrong := sorted(said - choices[node.id]):
+            raise ValueError(
+                f"node {node.id} sends the listener to track {wrong[0]}; its choices lead to "
+                f"tracks {sorted(choices[node.id]) or 'none (it is an ending)'}"
+            )

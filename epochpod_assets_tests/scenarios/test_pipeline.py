@@ -177,12 +177,12 @@ def test_offline_episode_is_published_with_status_sequence(
     )
     if kind == "adventure":
         story = detail["story_map"]
-        assert set(story) == {"n0", "n1", "n2"}
+        assert set(story) == {"n1", "n2", "n3"}
         assert all(
             _path(node["audio_url"]).exists() and node["duration_seconds"] > 5
             for node in story.values()
         )
-        assert [c["next"] for c in story["n0"]["choices"]] == ["n1", "n2"]
+        assert [c["next"] for c in story["n1"]["choices"]] == ["n2", "n3"]
         spoken_words = spoken_words * 2 // 3  # one path visits two of the three nodes
     expected = spoken_words / WORDS_PER_MINUTE * 60
     assert abs(row["duration_seconds"] - expected) <= 0.25 * expected
