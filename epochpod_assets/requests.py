@@ -116,6 +116,7 @@ class _Request(BaseModel):
         default_factory=list,
         max_length=MAX_SOURCES,
         description="files or http(s) URLs the episode rests on",
+        exclude_if=lambda v: not v,
     )
     # How to say names the voice gets wrong: word -> respelling, or {"say": ..., "ipa": ...}
     # (IPA is what eSpeak is sent). Over the built-in and EPOCHPOD_LEXICON entries. Left out
@@ -144,6 +145,7 @@ class InterviewRequest(_Request):
     guest_voice: Voice = "echo"
     as_of: AsOf | None = Field(
         default=None,
+        exclude_if=lambda v: v is None,
         description="the date the guest speaks from (1921, 44 BC, 1921-06-14); default: the "
         "last year of their life the research stage finds",
     )
@@ -188,6 +190,7 @@ class DebateRequest(_Request):
     rounds: Count = Field(default=3, ge=1, le=6)
     as_of: AsOf | None = Field(
         default=None,
+        exclude_if=lambda v: v is None,
         description="the date of the meeting, for every participant without a date of their own",
     )
 
@@ -236,6 +239,7 @@ class AdventureRequest(_Request):
     choices: Count = Field(default=2, ge=2, le=3, description="choices offered at each node")
     as_of: AsOf | None = Field(
         default=None,
+        exclude_if=lambda v: v is None,
         description='the story\'s date; default: the date in the setting ("Rome, 44 BC")',
     )
 

@@ -149,7 +149,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
 
         # Validated as a whole first; the extra sources join the request's own list.
         whole = parse_request(raw).model_dump(mode="json")
-        whole["sources"] = whole["sources"] + [{"location": s} for s in args.source_more]
+        whole["sources"] = whole.get("sources", []) + [{"location": s} for s in args.source_more]
         return whole
     skip = {"command", "format", "json", "participant", "run", "debug", "source"}
     request: dict[str, Any] = {
