@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 
 from epochpod_assets.audio.ffmpeg import measure_loudness
+from epochpod_assets.audio.trackcheck import check_folder
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.console import audio_location
 
@@ -50,3 +51,10 @@ def test_demo_publishes_one_episode_of_each_format(epochpod_home: Path) -> None:
         assert all(r.is_success for r in runs)
     assert (epochpod_home / "media" / "feed.xml").exists()
     assert (epochpod_home / "media" / "reports" / "costs_by_episode.csv").exists()
+
+    # Captions people can read and tracks that match their words, on the demo's own output:
+    # every cue within two lines of 42 characters and 7 s, chapters stored and listed by
+    # ffmpeg in time order, the adventure's node tracks numbered.
+    problems, counts = check_folder(epochpod_home / "media" / "episodes")
+    assert problems == [], problems
+    assert counts["cues"] > 0 and counts["chapters"] > 0 and counts["numbered"] >= 3
