@@ -34,6 +34,14 @@ def edit_for_run(db: Catalog, run: dg.DagsterRun, episode_id: str) -> dict[str, 
     return edit
 
 
+def editor_wrote(db: Catalog, run: dg.DagsterRun) -> bool:
+    """Whether the run stores a script an editor wrote (an import) or changed (one line): its
+    length is the editor's choice, not the writer's budget to meet."""
+    raw = run.tags.get(EDIT_TAG, "")
+    edit = db.get_edit(int(raw)) if raw.isdigit() else None
+    return edit is not None and edit["kind"] in (IMPORT, LINE)
+
+
 def stops_for_review(run: dg.DagsterRun) -> bool:
     return run.tags.get(REVIEW_TAG) == STOP
 
