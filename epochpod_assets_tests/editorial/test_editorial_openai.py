@@ -312,10 +312,10 @@ def test_review_gate_from_the_ui_jobs(
             run_config={"ops": {op: {"config": config}}}, instance=instance, raise_on_error=False
         )
 
-    ordered = launch(
-        "request_episode",
-        "order_episode",
-        {"format": "interview", "fields": {**INTERVIEW, "review": True}},
+    fields = {key: value for key, value in INTERVIEW.items() if key != "format"}
+    # The launchpad's typed form: one section per format, `review` among the fields.
+    ordered = location.resolve_job_def("request_episode").execute_in_process(
+        run_config={"interview": {**fields, "review": True}}, instance=instance
     )
     episode_id = ordered.output_for_node("order_episode")
     assert work(location, instance) == 1
