@@ -164,6 +164,55 @@ _RANGE = re.compile(r"(?<![\w.,$£€])(?P<a>\d{4})\s*-\s*(?P<b>\d{2}|\d{4})(?![
 # (ranges such as 1914-18 are read by _RANGE first).
 _BARE = re.compile(r"(?<![\w.,$£€¥₹#/-])(?P<year>\d{4})(?![\w%°'-]|[.,:]\d)")
 
+# Years said in words, as scripts written to be spoken often have them: "nineteen forty-five",
+# "seventeen seventy-six", "eighteen hundred", "nineteen oh five", "two thousand and one".
+_UNITS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9,
+}  # fmt: skip
+_TEENS = {
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_UNIT = "|".join(_UNITS)
+_TEEN = "|".join(_TEENS)
+_TEN = "|".join(_TENS)
+_TWO_DIGITS = rf"(?:{_TEEN}|(?:{_TEN})(?:[- ](?:{_UNIT}))?|o(?:h)?[- ](?:{_UNIT}))"
+_WORD_YEAR = re.compile(
+    rf"(?<![\w-])(?:(?P<century>eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|"
+    rf"eighteen|nineteen)\s+(?P<rest>hundred|{_TWO_DIGITS})"
+    rf"|two\s+thousand(?:\s+and)?(?:\s+(?P<after2000>{_TWO_DIGITS}|{_UNIT}))?"
+    rf"|twenty\s+(?P<twenty>{_TEEN}|(?:{_TEN})(?:[- ](?:{_UNIT}))?))(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+def _two_digits(text: str) -> int:
+    words = re.split(r"[- ]+", text.lower())
+    if words[0] in ("o", "oh"):
+        return _UNITS[words[1]]
+    if words[0] in _TEENS:
+        return _TEENS[words[0]]
+    if words[0] in _UNITS:
+        return _UNITS[words[0]]
+    return _TENS[words[0]] + (_UNITS[words[1]] if len(words) > 1 else 0)
+
+
+def _word_year(match: re.Match[str]) -> int:
+    if match.group("century"):
+        first = _TEENS[match.group("century").lower()] * 100
+        rest = match.group("rest").lower()
+        return first if rest == "hundred" else first + _two_digits(rest)
+    if match.group("twenty"):
+        return 2000 + _two_digits(match.group("twenty"))
+    after = match.group("after2000")
+    return 2000 + (_two_digits(after) if after else 0)
+
+
 # A bare number after one of these words is a label, not a year: "page 1923", "No. 1812".
 _LABEL_WORDS = {
     "page", "pages", "p", "pp", "chapter", "verse", "verses", "line", "lines", "number",
@@ -404,6 +453,21 @@ def date_mentions(text: str) -> list[DateMention]:
             continue
         if not _bare_number_is_year(text, match.start(), match.end()):
             continue
+        add(match.start(), match.end(), HistoricalDate(year=year), str(year))
+    for match in _WORD_YEAR.finditer(text):
+        if _overlaps(taken, match.start(), match.end()):
+            continue
+        # "fifteen hundred men" and "nineteen twenty soldiers" count; the same rules as digits.
+        if not _bare_number_is_year(text, match.start(), match.end()):
+            continue
+        # "eighteen hundred were killed", "he paid two thousand": round numbers in words are
+        # years only after "in", "by", "since"...
+        round_number = (match.group("rest") or "").lower() == "hundred" or (
+            match.group(0).lower().startswith("two") and not match.group("after2000")
+        )
+        if round_number and _previous_word(text, match.start()) not in _YEAR_WORDS:
+            continue
+        year = _word_year(match)
         add(match.start(), match.end(), HistoricalDate(year=year), str(year))
     found.sort(key=lambda mention: mention.start)
     return found

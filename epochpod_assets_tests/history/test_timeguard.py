@@ -164,3 +164,23 @@ def test_model_pass_labels_and_checks_its_findings() -> None:
     with pytest.raises(ValueError, match="line 9 was not one of the lines given"):
         model_findings(bad, lines, Usage())
     assert model_findings(OfflineWriter(), lines, Usage()) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "as_of", "expected"),
+    [
+        ("In nineteen forty-five the war ended.", "1921", ["nineteen forty-five"]),
+        ("We declared it in seventeen seventy-six.", "1770", ["seventeen seventy-six"]),
+        ("In nineteen oh five I wrote four papers.", "1900", ["nineteen oh five"]),
+        ("By two thousand and one we will fly to the Moon.", "1921", ["two thousand and one"]),
+        ("In eighteen hundred the century turned.", "1790", ["eighteen hundred"]),
+        # Counts in words are not years, and years in the past are not anachronisms.
+        ("Fifteen hundred men marched with me.", "1200", []),
+        ("Eighteen hundred were killed at Culloden.", "1746", []),
+        ("He paid two thousand for the horse.", "1700", []),
+        ("Seventeen of the ships sank in twenty minutes.", "1588", []),
+        ("In nineteen oh five I wrote four papers.", "1921", []),
+    ],
+)
+def test_years_in_words(text: str, as_of: str, expected: list[str]) -> None:
+    assert terms(text, as_of) == expected
