@@ -56,6 +56,9 @@ def cancel_episode(
     if row["generation_status"] in TERMINAL:
         raise NotCancellable(f"episode {episode_id} is already {row['generation_status']}")
     db.fail(episode_id, REASON, stage=Stage.CANCELLED)
+    # An approval or edit still waiting for its run is cancelled with the episode: a
+    # cancelled episode must not come back to life when the edits sensor next ticks.
+    db.close_open_edits(episode_id, REASON)
     runs = live_runs(instance, episode_id)
     for run in runs:
         # The coordinator knows both cases: a queued run is dropped from the queue, a started

@@ -205,12 +205,7 @@ class Catalog:
                 )
             )
             # A deliberate regeneration supersedes any edit still waiting for its run.
-            conn.execute(
-                episode_edits.update()
-                .where(episode_edits.c.episode_id == episode_id)
-                .where(episode_edits.c.finished_at.is_(None))
-                .values(finished_at=utcnow(), error="superseded by a regeneration")
-            )
+            conn.execute(_close_open_edits(episode_id, "superseded by a regeneration"))
         return attempt
 
     # --- generation ---------------------------------------------------------------------------
@@ -401,6 +396,11 @@ class Catalog:
                 .values(queued_at=utcnow())
             )
 
+    def close_open_edits(self, episode_id: str, reason: str) -> None:
+        """Close whatever edit of the episode still waits (it was cancelled, say)."""
+        with self.engine.begin() as conn:
+            conn.execute(_close_open_edits(episode_id, reason))
+
     def get_edit(self, edit_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -478,6 +478,15 @@ class Catalog:
         # owner even though the same statement writes the new one.
         with self.engine.begin() as conn:
             conn.execute(episodes.update().where(episodes.c.id == episode_id).values(**values))
+
+
+def _close_open_edits(episode_id: str, reason: str) -> sa.Update:
+    return (
+        episode_edits.update()
+        .where(episode_edits.c.episode_id == episode_id)
+        .where(episode_edits.c.finished_at.is_(None))
+        .values(finished_at=utcnow(), error=reason)
+    )
 
 
 def placeholder_title(request: InterviewRequest | DebateRequest | AdventureRequest) -> str:

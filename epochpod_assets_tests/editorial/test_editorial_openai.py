@@ -340,3 +340,67 @@ def test_review_gate_from_the_ui_jobs(
     assert error is not None and "is COMPLETED" in error.message
     assert work(location, instance) == 0
     assert status(episode_id) == (Stage.COMPLETED.value, 100)
+
+
+def test_import_and_own_script_from_the_ui_jobs(
+    server: FakeOpenAI,
+    location: dg.Definitions,
+    instance: dg.DagsterInstance,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def launch(job: str, op: str, config: dict[str, Any]) -> dg.ExecuteInProcessResult:
+        return location.resolve_job_def(job).execute_in_process(
+            run_config={"ops": {op: {"config": config}}}, instance=instance, raise_on_error=False
+        )
+
+    episode_id = published(location, instance, INTERVIEW)
+    text = export(episode_id, tmp_path / "script.txt", capsys)
+    edited = text.replace(
+        "Ada Lovelace: Thank you. It is a pleasure to be asked.",
+        "Ada Lovelace: Thank you for having me.",
+    )
+    refused = launch(
+        "import_script",
+        "import_episode_script",
+        {"episode_id": episode_id, "script_text": edited.replace("Ada Lovelace:", "Ada:", 1)},
+    )
+    assert not refused.success  # an unknown speaker: refused, with its line, nothing queued
+    assert open_catalog().edits(episode_id) == []
+    server.reset()
+    imported = launch(
+        "import_script", "import_episode_script", {"episode_id": episode_id, "script_text": edited}
+    )
+    assert imported.success
+    assert work(location, instance) == 1
+    assert (server.stats().chat_billed, server.stats().speech_billed) == (0, 1)
+
+    server.reset()
+    ordered = launch(
+        "request_own_script",
+        "order_own_script",
+        {"format": "interview", "script_text": OWN_SCRIPT, "voices": {"Augustus": "onyx"}},
+    )
+    assert ordered.success
+    assert work(location, instance) == 1
+    assert server.stats().chat_billed == 0
+    voices = {r.body["voice"] for r in server.requests if r.endpoint == "speech"}
+    assert voices == {"nova", "onyx"}
+
+
+def test_a_failed_approval_leaves_the_episode_failed_with_its_reason(
+    server: FakeOpenAI, location: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    episode_id = enqueue({**INTERVIEW, "review": True}, open_catalog())
+    assert work(location, instance) == 1
+    assert status(episode_id) == ("AWAITING_REVIEW", 60)
+    assert epochpod("approve", episode_id) == 0
+    server.script(*["400"] * 20)  # the speech server refuses every line
+    report = work_queue(location, instance, log_level="CRITICAL")
+    assert len(report.failed) == 1
+    row = open_catalog().get(episode_id)
+    assert row is not None and row["generation_status"] == "FAILED"
+    assert row["generation_error"].startswith("audio failed")
+    (edit,) = open_catalog().edits(episode_id)
+    assert edit["finished_at"] is not None  # closed: `epochpod retry` can start over
+    assert work(location, instance) == 0

@@ -201,3 +201,18 @@ def test_the_edits_sensor_asks_once_per_edit_and_again_only_after_the_lease(
         assert isinstance(again, dg.SensorResult) and not again.run_requests
     # After the lease, the same run key: Dagster launches it at most once.
     assert [e["id"] for e in catalog.pending_edits(10, dt.timedelta(seconds=-1))] == [edit]
+
+
+def test_cancelling_an_episode_awaiting_review_cancels_its_waiting_approval(
+    catalog: Catalog,
+) -> None:
+    from epochpod_assets.cancel import cancel_episode
+
+    episode_id = catalog.enqueue(parse_request({**DEBATE}))
+    catalog.set_stage(episode_id, Stage.AWAITING_REVIEW)
+    catalog.add_edit(episode_id, "approve", allowed={Stage.AWAITING_REVIEW})
+    with dg.instance_for_test() as instance:
+        cancel_episode(catalog, instance, episode_id, wait_seconds=0)
+    row = catalog.get(episode_id)
+    assert row is not None and row["generation_status"] == "CANCELLED"
+    assert catalog.pending_edits(10, dt.timedelta(seconds=-1)) == []
