@@ -229,14 +229,15 @@ def _tree_shape(parsed: ScriptFile) -> tuple[int, int]:
 
 
 def _renumbered(parsed: ScriptFile) -> ScriptFile:
-    """The story with its nodes renamed n0, n1, ... breadth first, the order of the tracks."""
+    """The story with its nodes renamed n1, n2, ... breadth first, the order of the tracks:
+    node nK is track K, as `formats.adventure.tree` numbers them."""
     nodes = {s.node: s for s in parsed.sections}
     order, queue = [], [parsed.sections[0]]
     while queue:
         section = queue.pop(0)
         order.append(section)
         queue += [nodes[c.node] for c in section.choices]
-    name = {s.node: f"n{i}" for i, s in enumerate(order)}
+    name = {s.node: f"n{i}" for i, s in enumerate(order, start=1)}
     sections = []
     for s in order:
         sections.append(

@@ -53,7 +53,7 @@ def test_export_then_import_gives_the_same_script(raw: dict[str, Any]) -> None:
 def test_an_adventure_keeps_its_nodes_and_choices() -> None:
     fmt, request, outline, script = offline(ADVENTURE)
     text = plain.export_text(fmt, request, outline, script, "ep-1")
-    assert "## n0: " in text and "-> " in text
+    assert "## n1: " in text and "-> " in text
     rows = text.split("\n")
     choice = next(i for i, row in enumerate(rows) if row.startswith("-> "))
     rows[choice] = "-> Swim for it: " + rows[choice].rsplit(": ", 1)[1]
@@ -127,13 +127,13 @@ def test_an_own_story_becomes_a_request_and_a_renumbered_tree(tmp_path: Path) ->
     own_script.store_file(store, STORY, digest)
     story = own_script.load_file(store, parse_request(request))
     assert [(s.node, s.title) for s in story.sections] == [
-        ("n0", "The quay"),
-        ("n1", "The library"),
-        ("n2", "The ships"),
+        ("n1", "The quay"),
+        ("n2", "The library"),
+        ("n3", "The ships"),
     ]
     assert [(c.label, c.node) for c in story.sections[0].choices] == [
-        ("Run to the library", "n1"),
-        ("Stay with the ships", "n2"),
+        ("Run to the library", "n2"),
+        ("Stay with the ships", "n3"),
     ]
     with pytest.raises(EditError) as error:
         own_script.build_request(
