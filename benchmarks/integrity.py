@@ -19,7 +19,8 @@ BATCHES = {
     1: "20 figures, written while the guard and lexicon were being built",
     2: "12 more figures, written with the code frozen (first run: recall 25/36 = 69.4 %, "
     "0/35 false positives); the lexicon then grew by ~170 general entries",
-    3: "10 more figures, written after that and never tuned on (held out)",
+    3: "10 more figures, held out (first run: recall 18/30 = 60.0 %, 0/30 false positives); "
+    "the lexicon then grew by ~105 major world events and people of the 19th-21st centuries",
 }
 
 

@@ -168,7 +168,9 @@ def extract_facts(
         in_paragraph = bool(set(words(paragraph)) & set(names))
         for sentence in sentences(paragraph):
             position += 1
-            key = " ".join(words(sentence))
+            # The same sentence twice (a repeated heading or caption) is one fact; sentences
+            # that differ only in a date or a number are different facts.
+            key = " ".join(sentence.casefold().split())
             if key in seen:
                 continue
             seen.add(key)
