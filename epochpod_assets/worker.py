@@ -21,6 +21,7 @@ from epochpod_assets import settings
 from epochpod_assets.defs.resources import CatalogResource
 from epochpod_assets.defs.sensors import settle_failed_run
 from epochpod_assets.editorial.revise import EDIT_TAG
+from epochpod_assets.reasons import failure_reason
 
 SENSOR = "episode_requests"
 # Editorial actions (approve, reject, import, one-line rewrite) have a sensor of their own.
@@ -130,14 +131,14 @@ def _tick_sensor(
         if not outcome.success:
             report.failed.append(outcome.run_id)
             # What the daemon's run-failure sensor would do for a run that died outside an asset.
-            failures = [e.message for e in outcome.all_events if e.is_failure and e.message]
             catalog = (defs.resources or {})["catalog"]
             assert isinstance(catalog, CatalogResource)
             settle_failed_run(
                 catalog.get(),
                 request.partition_key,
                 outcome.run_id,
-                failures[-1] if failures else None,
+                # The failed step's own error, not the run's "Steps failed: [...]".
+                failure_reason(outcome.all_events),
                 edit_id=request.tags.get(EDIT_TAG),
             )
 

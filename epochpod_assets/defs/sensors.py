@@ -19,6 +19,7 @@ from epochpod_assets.defs.partitions import episodes_partitions
 from epochpod_assets.defs.resources import CatalogResource
 from epochpod_assets.editorial.actions import needs_review
 from epochpod_assets.editorial.revise import EDIT_TAG, REVIEW_TAG, STOP
+from epochpod_assets.reasons import run_error_reason, step_failure_reason
 from epochpod_assets.requests import FORMAT_TYPES, RequestError, parse_request
 from epochpod_assets.run_tags import episode_of_tags, episode_run_tags
 from epochpod_assets.status import RESTING, TERMINAL, Stage
@@ -217,15 +218,20 @@ def run_end(
         },
     ).records
     step_errors: list[str] = []
+    run_errors: list[str] = []
     run_failures: list[str] = []
     for record in records:
         entry = record.event_log_entry
         event = entry.dagster_event
-        if event is not None and event.is_step_failure and event.step_failure_data.error:
-            step_errors.append(event.step_failure_data.error.message.strip())
+        if event is not None and event.is_step_failure:
+            step_errors.append(step_failure_reason(event))
         text = (event.message if event is not None else None) or entry.user_message
-        if event is not None and event.event_type == dg.DagsterEventType.RUN_FAILURE and text:
-            run_failures.append(text)
+        if event is not None and event.event_type == dg.DagsterEventType.RUN_FAILURE:
+            error = getattr(event.event_specific_data, "error", None)
+            if error is not None:  # e.g. a resource that could not start
+                run_errors.append(run_error_reason(error))
+            if text:
+                run_failures.append(text)
         messages.append(text)
     for message in messages:
         timeout = _RUNTIME.search(message or "")
@@ -245,9 +251,11 @@ def run_end(
             f"run {run.run_id} ended without publishing (published_episode was not selected)",
             overrides_interrupt=False,
         )
+    # The real cause first: a step's own error, the run's error; Dagster's summary last.
+    causes = step_errors or run_errors
     reason = (
-        step_errors[-1]
-        if step_errors
+        causes[-1]
+        if causes
         else failure_message or (run_failures[-1] if run_failures else "no reason given")
     )
     return RunEnd(Stage.FAILED, f"run {run.run_id} failed: {reason}", overrides_interrupt=False)

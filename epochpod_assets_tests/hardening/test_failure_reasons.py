@@ -13,6 +13,7 @@ import dagster as dg
 from epochpod_assets import enqueue
 from epochpod_assets.definitions import defs
 from epochpod_assets.defs.resources import WriterResource
+from epochpod_assets.defs.sensors import run_end
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.worker import tick
 from epochpod_assets_tests.support.bad_requests import INTERVIEW
@@ -44,6 +45,32 @@ def test_a_provider_that_cannot_be_set_up_fails_the_episode_with_its_own_reason(
     reason = row["generation_error"]
     assert reason.startswith("outline failed: EPOCHPOD_RATE_LIMITS is not valid JSON"), reason
     assert "Steps failed" not in reason and "\n" not in reason
+
+
+class WriterThatCannotStart(WriterResource):
+    """A writer whose setup fails in a run before any stage starts (a resource, not the
+    asset). Sensors, which build every resource too, see it start."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.run_id:
+            raise ValueError("the writer's region is closed\nsecond line of detail")
+
+
+def test_a_resource_that_cannot_start_is_the_reason_not_the_steps_that_failed() -> None:
+    db = open_catalog()
+    episode = enqueue(INTERVIEW, db)
+    with dg.instance_for_test() as instance:
+        report = tick(with_writer(WriterThatCannotStart()), instance, log_level="CRITICAL")
+        assert len(report.failed) == 1
+        # What the daemon's run-failure sensor makes of the same run.
+        run = instance.get_run_by_id(report.failed[0])
+        assert run is not None
+        daemon_reason = run_end(instance, run).reason
+    row = db.get(episode)
+    assert row is not None and row["generation_status"] == "FAILED"
+    expect = "resource writer could not start: ValueError: the writer's region is closed"
+    for reason in (row["generation_error"], daemon_reason):
+        assert reason == f"run {report.failed[0]} failed: {expect}", reason
 
 
 def test_epochpod_run_prints_one_line_per_failed_episode(epochpod_home: Path) -> None:
