@@ -535,7 +535,30 @@ def _set_variable(field: str, environ: dict[str, str]) -> str:
 
 def _relevant(environ: dict[str, str]) -> tuple[tuple[str, str], ...]:
     names = {n.upper() for n in Settings.variables()}
-    return tuple(sorted((k, v) for k, v in environ.items() if k.upper() in names))
+    return tuple(
+        sorted((k, v) for k, v in environ.items() if k.upper() in names or k.startswith(PREFIX))
+    )
+
+
+# Variables of the test suite and the benchmarks, not of the product.
+_HARNESS = ("EPOCHPOD_TEST_", "EPOCHPOD_RELIABILITY_", "EPOCHPOD_BENCH_", "EPOCHPOD_REQUIRE_")
+
+
+def _misspelled(environ: dict[str, str]) -> list[str]:
+    """A set variable that is not a setting but nearly spells one is a typo: without this line
+    `EPOCHPOD_DATABSE_URL=...` would silently leave the catalog in the default place."""
+    import difflib
+
+    known = Settings.variables()
+    problems = []
+    for name, value in sorted(environ.items()):
+        if not name.startswith(PREFIX) or name in known or name.startswith(_HARNESS):
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+        if close:
+            shown = mask(name, value, secret=bool(_SECRET_NAME.search(close[0])))
+            problems.append(f"{name}={shown}: is not a setting; expected {close[0]}")
+    return problems
 
 
 _cache: tuple[tuple[Any, ...], Settings] | None = None
@@ -556,6 +579,9 @@ def load() -> Settings:
         settings = Settings()
     except ValidationError as error:
         raise SettingsError([_problem(dict(e), environ) for e in error.errors()]) from None
+    typos = _misspelled(environ)
+    if typos:
+        raise SettingsError(typos)
     _cache = (key, settings)
     return settings
 

@@ -439,6 +439,25 @@ ENV += [
         env={"EPOCHPOD_DATABASE_URL": "postgresql://127.0.0.1:1/pod"},
     ),
     Case(
+        "a misspelled variable is named with the one it nearly spells",
+        ("status",),
+        "EPOCHPOD_DATABSE_URL='postgresql://ada:***@db/pod': is not a setting; "
+        "expected EPOCHPOD_DATABASE_URL",
+        env={"EPOCHPOD_DATABSE_URL": f"postgresql://ada:{SECRET}@db/pod"},
+    ),
+    Case(
+        "a misspelled secret is masked whole",
+        ("status",),
+        "EPOCHPOD_FAILURE_WEBHOK_URL='***': is not a setting",
+        env={"EPOCHPOD_FAILURE_WEBHOK_URL": f"https://hooks.example.com/{SECRET}"},
+    ),
+    Case(
+        "a misspelled number variable",
+        ("status",),
+        "EPOCHPOD_SENSOR_BATCHES='5': is not a setting; expected EPOCHPOD_SENSOR_BATCH",
+        env={"EPOCHPOD_SENSOR_BATCHES": "5"},
+    ),
+    Case(
         "secret key never shown in an unrelated error",
         ("status",),
         "EPOCHPOD_SENSOR_BATCH=",
