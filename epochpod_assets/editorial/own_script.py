@@ -121,9 +121,11 @@ def store_file(store: MediaStore, text: str, digest: str) -> None:
 
 
 def load_file(store: MediaStore, request: Any) -> ScriptFile:
+    """The producer's file; a story's nodes breadth first from its first node, the order of
+    the format's own node ids (and so of the tracks)."""
     text = store.get(file_key(request.own_script)).decode()
     parsed = parse(text, adventure=request.format == "adventure")
-    return _renumbered(parsed) if parsed.kind == "adventure" else parsed
+    return _breadth_first(parsed) if parsed.kind == "adventure" else parsed
 
 
 def outline_for(store: MediaStore, fmt: EpisodeFormat[Any, Any, Any], request: Any) -> Any:
@@ -136,18 +138,19 @@ def outline_for(store: MediaStore, fmt: EpisodeFormat[Any, Any, Any], request: A
     if "title" in fmt.outline_model.model_fields and parsed.title:
         update["title"] = parsed.title
     if "nodes" in fmt.outline_model.model_fields:
-        by_id = {s.node: s for s in parsed.sections}
+        # The file's nodes, breadth first, are the template's nodes in order: same tree
+        # (checked at enqueue), the format's own ids, the file's titles and choice labels.
         update["nodes"] = [
             node.model_copy(
                 update={
-                    "title": by_id[node.id].title,
+                    "title": given.title,
                     "choices": [
-                        choice.model_copy(update={"label": given.label})
-                        for choice, given in zip(node.choices, by_id[node.id].choices, strict=True)
+                        choice.model_copy(update={"label": label.label})
+                        for choice, label in zip(node.choices, given.choices, strict=True)
                     ],
                 }
             )
-            for node in outline.nodes
+            for node, given in zip(outline.nodes, parsed.sections, strict=True)
         ]
     return outline.model_copy(update=update)
 
@@ -161,11 +164,11 @@ def script_for(
             {
                 "nodes": [
                     {
-                        "id": s.node,
+                        "id": node.id,
                         "title": s.title,
                         "narration": " ".join(line.text for line in s.lines),
                     }
-                    for s in parsed.sections
+                    for node, s in zip(outline.nodes, parsed.sections, strict=True)
                 ]
             }
         )
@@ -228,25 +231,12 @@ def _tree_shape(parsed: ScriptFile) -> tuple[int, int]:
     return depth, choices or 2
 
 
-def _renumbered(parsed: ScriptFile) -> ScriptFile:
-    """The story with its nodes renamed n1, n2, ... breadth first, the order of the tracks:
-    node nK is track K, as `formats.adventure.tree` numbers them."""
+def _breadth_first(parsed: ScriptFile) -> ScriptFile:
+    """The story's nodes in breadth-first order from its first node."""
     nodes = {s.node: s for s in parsed.sections}
     order, queue = [], [parsed.sections[0]]
     while queue:
         section = queue.pop(0)
         order.append(section)
         queue += [nodes[c.node] for c in section.choices]
-    name = {s.node: f"n{i}" for i, s in enumerate(order, start=1)}
-    sections = []
-    for s in order:
-        sections.append(
-            type(s)(
-                title=s.title,
-                lines=s.lines,
-                node=name[s.node or ""],
-                choices=[type(c)(label=c.label, node=name[c.node], line=c.line) for c in s.choices],
-                line=s.line,
-            )
-        )
-    return ScriptFile(title=parsed.title, sections=sections, kind=parsed.kind)
+    return ScriptFile(title=parsed.title, sections=order, kind=parsed.kind)

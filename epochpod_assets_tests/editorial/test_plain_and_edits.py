@@ -125,16 +125,22 @@ def test_an_own_story_becomes_a_request_and_a_renumbered_tree(tmp_path: Path) ->
     assert request["setting"] == "The library burns" and request["own_script"] == digest
     store = LocalMediaStore(tmp_path)
     own_script.store_file(store, STORY, digest)
-    story = own_script.load_file(store, parse_request(request))
-    assert [(s.node, s.title) for s in story.sections] == [
+    valid = parse_request(request)
+    fmt = format_for("ADVENTURE")
+    outline = own_script.outline_for(store, fmt, valid)
+    script = own_script.script_for(store, fmt, valid, outline)
+    # The file's nodes under the format's own ids, breadth first: the tracks' order.
+    assert [(n.id, n.title) for n in outline.nodes] == [
         ("n1", "The quay"),
         ("n2", "The library"),
         ("n3", "The ships"),
     ]
-    assert [(c.label, c.node) for c in story.sections[0].choices] == [
+    assert [(c.label, c.next) for c in outline.nodes[0].choices] == [
         ("Run to the library", "n2"),
         ("Stay with the ships", "n3"),
     ]
+    assert [n.id for n in script.nodes] == ["n1", "n2", "n3"]
+    assert script.nodes[2].narration == "The fleet burns behind you. Your story ends here."
     with pytest.raises(EditError) as error:
         own_script.build_request(
             STORY + "\n## lost: Lost\nNarrator: Nobody comes here.\n", "adventure"
