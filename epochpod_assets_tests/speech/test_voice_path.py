@@ -13,10 +13,13 @@ from epochpod_assets.audio.espeak import EspeakVoice, clean_text
 from epochpod_assets.audio.segments import SegmentCache
 from epochpod_assets.formats.base import WORDS_PER_MINUTE, count_words
 from epochpod_assets.providers.base import Speech, Usage
+from epochpod_assets.providers.openai_voice import OpenAIVoice
+from epochpod_assets.providers.pricing import load_prices
 from epochpod_assets.requests import RequestError, parse_request
 from epochpod_assets.speech.lexicon import Lexicon, Pronunciation, for_episode
 from epochpod_assets.speech.normalize import spoken_words
 from epochpod_assets.storage import LocalMediaStore
+from epochpod_assets_tests.support.fake_openai import FakeOpenAI
 
 
 class RecordingVoice:
@@ -52,6 +55,23 @@ def test_every_voice_is_sent_the_normalized_respelled_text(tmp_path: Path) -> No
         "Sisseroh died in forty-three B C.",
         "The weather was fine.",
     ]
+
+
+def test_openai_is_sent_the_respelling_and_bills_what_it_was_sent(tmp_path: Path) -> None:
+    lexicon = Lexicon({"Cicero": Pronunciation(say="Sisseroh", ipa="ˈsɪsəroʊ")})
+    with FakeOpenAI(api_key="sk-test") as server:
+        voice = OpenAIVoice(
+            api_key="sk-test", base_url=server.base_url, timeout=5.0, prices=load_prices(None)
+        )
+        usage = Usage()
+        cache = SegmentCache(voice, LocalMediaStore(tmp_path), usage, lexicon)
+        cache.speak("Cicero died in 43 BC, aged 63.", "alloy")
+        cache.speak("Cicero died in 43 BC, aged 63.", "alloy")  # from the cache
+        inputs = [r.body["input"] for r in server.requests if r.endpoint == "speech"]
+        assert server.stats().speech_billed == 1
+    said = "Sisseroh died in forty-three B C, aged sixty-three."
+    assert inputs == [said]
+    assert usage.tts_characters == len(said)
 
 
 def test_changing_one_pronunciation_revoices_only_the_lines_that_use_it(tmp_path: Path) -> None:
