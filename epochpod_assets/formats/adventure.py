@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from epochpod_assets.formats import prose
+from epochpod_assets.formats import prose, schemas
 from epochpod_assets.formats.base import (
     EpisodeFormat,
     Line,
@@ -24,7 +24,7 @@ from epochpod_assets.formats.base import (
     TrackPlan,
     count_words,
 )
-from epochpod_assets.providers.base import WritingTask
+from epochpod_assets.providers.base import LengthRejected, StructureRejected, WritingTask
 from epochpod_assets.requests import AdventureRequest
 from epochpod_assets.scripting import longform
 
@@ -139,6 +139,9 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
             prompt=prompt,
             template=lambda: self._offline_outline(request, shape),
             check=lambda outline: _check_shape(outline, shape),
+            json_schema=_outline_schema(request, shape),
+            decode=lambda answer: _decode_outline(answer, shape),
+            encode=_encode_outline,
         )
 
     def script_task(
@@ -161,6 +164,9 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
             prompt=prompt,
             template=lambda: self._offline_script(request, outline, budget),
             check=lambda script: _check_script(script, outline, budget),
+            json_schema=_script_schema(request, outline, budget),
+            decode=lambda answer: _decode_script(answer, outline),
+            encode=_encode_script,
         )
 
     # --- node-parallel writing (long adventures) -----------------------------------------------
@@ -215,7 +221,7 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
 
         def check(part: SectionScript) -> None:
             if {line.speaker for line in part.lines} != {NARRATOR}:
-                raise ValueError(f"every line must be spoken by {NARRATOR!r}")
+                raise StructureRejected(f"every line must be spoken by {NARRATOR!r}")
             longform.check_part(sum(count_words(line.text) for line in part.lines), brief)
             said = {int(n) for line in part.lines for n in _TRACK_MENTION.findall(line.text)}
             allowed = {numbers[c.next] for c in node.choices}
@@ -236,6 +242,16 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
             prompt=prompt,
             template=template,
             check=check,
+            json_schema=schemas.obj(
+                {
+                    "lines": schemas.lines(
+                        [NARRATOR],
+                        brief.words,
+                        _WORDS_PER_PARAGRAPH,
+                        spread=schemas.spread_for(request.depth),
+                    )
+                }
+            ),
         )
 
     def join_sections(
@@ -412,24 +428,118 @@ _TRACK_MENTION = re.compile(r"\btrack\s+(\d+)", re.IGNORECASE)
 def _check_shape(outline: AdventureOutline, shape: dict[str, list[str]]) -> None:
     got = {node.id: [c.next for c in node.choices] for node in outline.nodes}
     if got != shape:
-        raise ValueError(f"the story's nodes and choices must be exactly {shape}; got {got}")
+        raise StructureRejected(f"the story's nodes and choices must be exactly {shape}; got {got}")
 
 
 def _check_script(script: AdventureScript, outline: AdventureOutline, budget: int) -> None:
     expected = [node.id for node in outline.nodes]
     if [node.id for node in script.nodes] != expected:
-        raise ValueError(f"the script must narrate the nodes {expected}, in that order")
+        raise StructureRejected(f"the script must narrate the nodes {expected}, in that order")
     numbers = track_numbers(outline)
     choices = {node.id: {numbers[c.next] for c in node.choices} for node in outline.nodes}
     for node in script.nodes:
         words = count_words(node.narration)
         if not budget * 0.5 <= words <= budget * 1.5:
-            raise ValueError(f"node {node.id} has {words} words; it should have about {budget}")
+            raise LengthRejected(f"node {node.id} has {words} words; it should have about {budget}")
         # "Go to track 4" must name a track this node's choices lead to, by the numbering
         # the files and their tags carry.
         said = {int(n) for n in _TRACK_MENTION.findall(node.narration)}
         if wrong := sorted(said - choices[node.id]):
-            raise ValueError(
+            raise StructureRejected(
                 f"node {node.id} sends the listener to track {wrong[0]}; its choices lead to "
                 f"tracks {sorted(choices[node.id]) or 'none (it is an ending)'}"
             )
+
+
+# --- per-request schemas (formats/schemas.py): what a model that follows only the schema needs --
+# The planned tree is the schema: one fixed property per node id, and in each node one fixed
+# property per choice, keyed by the node it leads to. A model can fill the story in, but it can
+# neither rename a node nor send a choice anywhere else.
+
+# A node written as parts (long adventures) is narrated in paragraphs of about this many words.
+_WORDS_PER_PARAGRAPH = 60
+
+
+def _outline_schema(request: AdventureRequest, shape: dict[str, list[str]]) -> schemas.Schema:
+    def node(node_id: str, children: list[str]) -> schemas.Schema:
+        properties: dict[str, schemas.Schema] = {
+            "title": schemas.text("the node's title", max_words=8),
+            "summary": schemas.text("what happens in this node", max_words=50),
+        }
+        if children:
+            properties["choices"] = schemas.obj(
+                {
+                    child: schemas.obj(
+                        {"label": schemas.text("what the listener chooses", max_words=8)}
+                    )
+                    for child in children
+                },
+                "one choice per next node, keyed by that node's id",
+            )
+        return schemas.obj(properties, "an ending" if not children else None)
+
+    return schemas.obj(
+        {
+            "title": schemas.text("the story's title", max_words=12),
+            "setting": schemas.const(request.setting),
+            "era": schemas.text("when it happens, in words", max_words=10),
+            "premise": schemas.text("the story's premise, in a sentence or two", max_words=50),
+            "nodes": schemas.obj(
+                {node_id: node(node_id, children) for node_id, children in shape.items()},
+                "every node of the story, keyed by its id",
+            ),
+        }
+    )
+
+
+def _decode_outline(answer: Any, shape: dict[str, list[str]]) -> dict[str, Any]:
+    nodes = []
+    for node_id in shape:
+        node = answer["nodes"][node_id]
+        choices = [
+            {"label": choice["label"], "next": child}
+            for child, choice in node.get("choices", {}).items()
+        ]
+        nodes.append({"id": node_id, "title": node["title"], "summary": node["summary"],
+                      "choices": choices})  # fmt: skip
+    return {**answer, "nodes": nodes}
+
+
+def _encode_outline(outline: AdventureOutline) -> dict[str, Any]:
+    data = outline.model_dump(mode="json", exclude={"nodes"})
+    nodes: dict[str, Any] = {}
+    for node in outline.nodes:
+        nodes[node.id] = {"title": node.title, "summary": node.summary}
+        if node.choices:
+            nodes[node.id]["choices"] = {c.next: {"label": c.label} for c in node.choices}
+    return {**data, "nodes": nodes}
+
+
+def _script_schema(
+    request: AdventureRequest, outline: AdventureOutline, budget: int
+) -> schemas.Schema:
+    # One listen is a path of `depth` nodes: they are what the length is the sum of.
+    narration = schemas.text(
+        "what the narrator reads for this node, ending with its choices read aloud",
+        words=budget,
+        spread=schemas.spread_for(request.depth),
+    )
+    return schemas.obj(
+        {
+            node.id: schemas.obj({"narration": narration}, f"node {node.id}: {node.title}")
+            for node in outline.nodes
+        }
+    )
+
+
+def _decode_script(answer: Any, outline: AdventureOutline) -> dict[str, Any]:
+    return {
+        "nodes": [
+            {"id": node.id, "title": node.title, "narration": answer[node.id]["narration"]}
+            for node in outline.nodes
+        ]
+    }
+
+
+def _encode_script(script: AdventureScript) -> dict[str, Any]:
+    return {node.id: {"narration": node.narration} for node in script.nodes}

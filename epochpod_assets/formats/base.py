@@ -11,7 +11,12 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-from epochpod_assets.providers.base import WritingTask
+from epochpod_assets.providers.base import (
+    CastRejected,
+    LengthRejected,
+    StructureRejected,
+    WritingTask,
+)
 
 WORDS_PER_MINUTE = 150
 # How far a script's length may stray from its word budget before it is sent back.
@@ -108,15 +113,15 @@ def check_lines(sections: Sequence[Section], cast: Iterable[str], budget: int) -
     cast = set(cast)
     spoken = {line.speaker for s in sections for line in s.lines}
     if unknown := spoken - cast:
-        raise ValueError(f"unknown speakers {sorted(unknown)}; the cast is {sorted(cast)}")
+        raise StructureRejected(f"unknown speakers {sorted(unknown)}; the cast is {sorted(cast)}")
     if silent := cast - spoken:
-        raise ValueError(f"cast members who never speak: {sorted(silent)}")
+        raise CastRejected(f"cast members who never speak: {sorted(silent)}")
     if any(not line.text.strip() for s in sections for line in s.lines):
-        raise ValueError("a line has no text")
+        raise StructureRejected("a line has no text")
     words = section_words(sections)
     low, high = budget * (1 - WORD_BUDGET_TOLERANCE), budget * (1 + WORD_BUDGET_TOLERANCE)
     if not low <= words <= high:
-        raise ValueError(
+        raise LengthRejected(
             f"the script has {words} words; it must have {int(low)} to {int(high)} "
             f"({budget} words is the budget for the requested length)"
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from epochpod_assets.formats import prose
+from epochpod_assets.formats import prose, schemas
 from epochpod_assets.formats.base import (
     EpisodeFormat,
     Line,
@@ -84,6 +84,9 @@ class DebateFormat(EpisodeFormat[DebateRequest, DebateOutline, DebateScript]):
             instructions=SYSTEM,
             prompt=prompt,
             template=lambda: self._offline_outline(request),
+            json_schema=_outline_schema(request),
+            decode=_decode_outline,
+            encode=_encode_outline,
         )
 
     def script_task(
@@ -106,6 +109,9 @@ class DebateFormat(EpisodeFormat[DebateRequest, DebateOutline, DebateScript]):
             prompt=prompt,
             template=lambda: self._offline_script(request, outline, budget),
             check=lambda script: check_lines(script.sections, self.cast(request), budget),
+            json_schema=_script_schema(request, outline, budget),
+            decode=lambda answer: _decode_script(answer, request, outline),
+            encode=_encode_script,
         )
 
     def tracks(
@@ -222,3 +228,130 @@ _ROUND_QUESTIONS = (
     "What should our listeners take away about {topic}?",
     "If you could change one decision in this story, which would it be?",
 )
+
+
+# --- per-request schemas (formats/schemas.py): what a model that follows only the schema needs --
+# Participants and rounds are fixed properties in the request's order, every speaker a const:
+# a stance cannot go missing, a round cannot be added, and every participant answers every
+# round once, after the moderator's question (as `fixed_turns` plans it).
+
+# The moderator's opening and closing, in words; the rounds share the rest of the budget.
+_OPENING_WORDS = 30
+_CLOSING_WORDS = 20
+
+
+def _participant_keys(count: int) -> list[str]:
+    return [f"participant_{number}" for number in range(1, count + 1)]
+
+
+def _outline_schema(request: DebateRequest) -> schemas.Schema:
+    keys = _participant_keys(len(request.participants))
+    return schemas.obj(
+        {
+            "title": schemas.text("the episode's title", max_words=14),
+            "topic": schemas.const(request.topic),
+            "era": schemas.text("the period the debate draws on, in words", max_words=10),
+            "stances": schemas.obj(
+                {
+                    key: schemas.obj(
+                        {
+                            "name": schemas.const(p.name),
+                            "era": schemas.text("when they lived, in words", max_words=10),
+                            "position": schemas.const(p.position),
+                        }
+                    )
+                    for key, p in zip(keys, request.participants, strict=True)
+                }
+            ),
+            "rounds": schemas.array(
+                schemas.obj(
+                    {
+                        "title": schemas.text("the round's title", max_words=8),
+                        "question": schemas.text("the moderator's question", max_words=30),
+                    }
+                ),
+                request.rounds,
+                f"exactly {request.rounds} rounds",
+            ),
+            "sources": schemas.array(
+                schemas.text("a book or archive a listener could read next", max_words=30),
+                (0, 6),
+            ),
+        }
+    )
+
+
+def _decode_outline(answer: Any) -> dict[str, Any]:
+    return {**answer, "stances": list(answer["stances"].values())}
+
+
+def _encode_outline(outline: DebateOutline) -> dict[str, Any]:
+    data = outline.model_dump(mode="json")
+    keys = _participant_keys(len(data["stances"]))
+    return {**data, "stances": dict(zip(keys, data["stances"], strict=True))}
+
+
+def _round_keys(count: int) -> list[str]:
+    return [f"round_{number}" for number in range(1, count + 1)]
+
+
+def _script_schema(request: DebateRequest, outline: DebateOutline, budget: int) -> schemas.Schema:
+    moderator, names = request.moderator_name, [p.name for p in request.participants]
+    keys = _participant_keys(len(names))
+    per_round = max(60, budget - _OPENING_WORDS - _CLOSING_WORDS) / len(outline.rounds)
+    # The question is about half an answer; every participant gets the same share.
+    answer_words = per_round / (len(names) + 0.5)
+    spread = schemas.spread_for(len(outline.rounds) * (len(names) + 1) + 2)
+
+    def turn(speaker: str, words: float) -> schemas.Schema:
+        return schemas.line([speaker], words, spread)
+
+    def round_schema(plan: RoundPlan) -> schemas.Schema:
+        return schemas.obj(
+            {
+                "question": turn(moderator, answer_words / 2),
+                **{key: turn(name, answer_words) for key, name in zip(keys, names, strict=True)},
+            },
+            f"the round {plan.title!r}: the moderator asks, then each participant answers once",
+        )
+
+    return schemas.obj(
+        {
+            "opening": turn(moderator, _OPENING_WORDS),
+            **{
+                key: round_schema(plan)
+                for key, plan in zip(_round_keys(len(outline.rounds)), outline.rounds, strict=True)
+            },
+            "closing": turn(moderator, _CLOSING_WORDS),
+        }
+    )
+
+
+def _decode_script(answer: Any, request: DebateRequest, outline: DebateOutline) -> dict[str, Any]:
+    keys = _participant_keys(len(request.participants))
+    rounds = [
+        {
+            "title": plan.title,
+            "lines": [answer[key]["question"], *(answer[key][p] for p in keys)],
+        }
+        for key, plan in zip(_round_keys(len(outline.rounds)), outline.rounds, strict=True)
+    ]
+    return {
+        "sections": [
+            {"title": "Opening", "lines": [answer["opening"]]},
+            *rounds,
+            {"title": "Closing", "lines": [answer["closing"]]},
+        ]
+    }
+
+
+def _encode_script(script: DebateScript) -> dict[str, Any]:
+    sections = [s.model_dump(mode="json") for s in script.sections]
+    opening, *rounds, closing = sections
+    wire: dict[str, Any] = {"opening": opening["lines"][0], "closing": closing["lines"][0]}
+    for key, section in zip(_round_keys(len(rounds)), rounds, strict=True):
+        question, *answers = section["lines"]
+        wire[key] = {"question": question} | dict(
+            zip(_participant_keys(len(answers)), answers, strict=True)
+        )
+    return wire

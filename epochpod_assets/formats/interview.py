@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from epochpod_assets.formats import prose
+from epochpod_assets.formats import prose, schemas
 from epochpod_assets.formats.base import (
     EpisodeFormat,
     Line,
@@ -22,7 +22,7 @@ from epochpod_assets.formats.base import (
     check_lines,
     count_words,
 )
-from epochpod_assets.providers.base import WritingTask
+from epochpod_assets.providers.base import StructureRejected, WritingTask
 from epochpod_assets.requests import InterviewRequest
 from epochpod_assets.scripting import longform
 
@@ -89,6 +89,7 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
             instructions=SYSTEM,
             prompt=prompt,
             template=lambda: self._offline_outline(request, sections),
+            json_schema=_outline_schema(request, sections),
         )
 
     def script_task(
@@ -112,6 +113,9 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
             prompt=prompt,
             template=lambda: self._offline_script(request, outline, budget),
             check=lambda script: check_lines(script.sections, self.cast(request), budget),
+            json_schema=_script_schema(request, outline, budget, self.words_per_turn),
+            decode=lambda answer: _decode_script(answer, outline),
+            encode=_encode_script,
         )
 
     # --- section-parallel writing (long episodes) ----------------------------------------------
@@ -182,7 +186,7 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
 
         def check(part: SectionScript) -> None:
             if unknown := {line.speaker for line in part.lines} - speakers:
-                raise ValueError(
+                raise StructureRejected(
                     f"unknown speakers {sorted(unknown)}; the cast is {sorted(speakers)}"
                 )
             if brief.role == "body":  # the opening and closing are short and fixed in purpose
@@ -195,6 +199,17 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
             prompt=prompt,
             template=lambda: self._offline_part(request, outline, brief),
             check=check,
+            json_schema=schemas.obj(
+                {
+                    "lines": schemas.lines(
+                        [request.host_name, outline.guest.name],
+                        brief.words,
+                        self.words_per_turn,
+                        # The opening and closing need both voices: a welcome and its answer.
+                        minimum=1 if brief.role == "body" else 2,
+                    )
+                }
+            ),
         )
 
     def join_sections(
@@ -422,3 +437,93 @@ def _questions_and_answers(
         lines += [Line(speaker=host, text=question), Line(speaker=guest, text=answer)]
         used += count_words(question) + count_words(answer)
     return lines
+
+
+# --- per-request schemas (formats/schemas.py): what a model that follows only the schema needs --
+
+
+def _outline_schema(request: InterviewRequest, sections: int) -> schemas.Schema:
+    question = schemas.text("a question the host asks", max_words=30)
+    return schemas.obj(
+        {
+            "title": schemas.text("the episode's title", max_words=14),
+            "angle": schemas.text("the angle the interview takes, in a sentence", max_words=40),
+            "topic": schemas.const(request.topic),
+            "guest": schemas.obj(
+                {
+                    "name": schemas.const(request.guest_name),
+                    "role": schemas.text("who they were, in a few words", max_words=14),
+                    "era": schemas.text("when they lived, in words", max_words=10),
+                }
+            ),
+            "sections": schemas.array(
+                schemas.obj(
+                    {
+                        "title": schemas.text("the chapter's title", max_words=10),
+                        "summary": schemas.text("what the chapter covers", max_words=50),
+                        "questions": schemas.array(question, (2, 4), "2 to 4 questions"),
+                    }
+                ),
+                sections,
+                f"exactly {sections} sections",
+            ),
+            "sources": schemas.array(
+                schemas.text("a book or archive a listener could read next", max_words=30),
+                (0, 6),
+            ),
+        }
+    )
+
+
+# The whole script in one call: the introduction, one chapter per outline section (by key, with
+# the outline's title), the closing. Fixed properties: a chapter can be neither lost nor added.
+
+
+def _chapter_keys(outline: InterviewOutline) -> list[str]:
+    return [f"chapter_{number}" for number in range(1, len(outline.sections) + 1)]
+
+
+def _script_schema(
+    request: InterviewRequest, outline: InterviewOutline, budget: int, words_per_turn: float
+) -> schemas.Schema:
+    cast = [request.host_name, outline.guest.name]
+    keys = _chapter_keys(outline)
+    shares = longform.split_words(
+        max(len(keys), budget - _OPENING_WORDS - _CLOSING_WORDS), len(keys)
+    )
+    turns = sum(schemas.line_count(w, words_per_turn) for w in shares) + 4
+    spread = schemas.spread_for(turns)
+
+    def part(words: int, about: str, minimum: int = 1) -> schemas.Schema:
+        return schemas.obj(
+            {"lines": schemas.lines(cast, words, words_per_turn, minimum=minimum, spread=spread)},
+            about,
+        )
+
+    return schemas.obj(
+        {
+            "introduction": part(_OPENING_WORDS, "the host welcomes and introduces the guest", 2),
+            **{
+                key: part(words, f"the chapter {section.title!r}")
+                for key, words, section in zip(keys, shares, outline.sections, strict=True)
+            },
+            "closing": part(_CLOSING_WORDS, "the host thanks the guest and signs off", 2),
+        }
+    )
+
+
+def _decode_script(answer: Any, outline: InterviewOutline) -> dict[str, Any]:
+    titles = ["Introduction", *(s.title for s in outline.sections), "Closing"]
+    keys = ["introduction", *_chapter_keys(outline), "closing"]
+    return {
+        "sections": [
+            {"title": title, "lines": answer[key]["lines"]}
+            for key, title in zip(keys, titles, strict=True)
+        ]
+    }
+
+
+def _encode_script(script: InterviewScript) -> dict[str, Any]:
+    sections = [s.model_dump(mode="json") for s in script.sections]
+    keys = ["introduction", *(f"chapter_{n}" for n in range(1, len(sections) - 1)), "closing"]
+    return {key: {"lines": s["lines"]} for key, s in zip(keys, sections, strict=True)}

@@ -45,6 +45,14 @@ STRICT_KEYWORDS = frozenset(
 )  # fmt: skip
 
 
+def spread_for(fields: int) -> float:
+    """How far each of `fields` text fields sharing one budget may stray from its share, so
+    that their sum (what the length checks and the listener see) stays within a few percent
+    even when every field's length is picked at random within its bounds: many fields may each
+    stray further than a few long ones."""
+    return min(LINE_SPREAD, max(0.08, 0.05 * math.sqrt(max(1, fields))))
+
+
 def obj(properties: Mapping[str, Schema], description: str | None = None) -> Schema:
     """A closed object whose every property is required (strict mode's rule)."""
     schema: Schema = {
@@ -111,18 +119,6 @@ def array(items: Schema, count: int | tuple[int, int], description: str | None =
     return schema
 
 
-def line(speakers: Sequence[str], words: float) -> Schema:
-    """One spoken turn: a speaker of the cast, and about `words` words."""
-    return obj(
-        {
-            "speaker": one_of(speakers, "who speaks: exactly one of the cast"),
-            "text": text(
-                "what the speaker says, as spoken prose without stage directions", words=words
-            ),
-        }
-    )
-
-
 def line_count(words: float, words_per_turn: float, minimum: int = 1) -> int:
     """Turns for `words` words at about `words_per_turn` each."""
     if not math.isfinite(words_per_turn) or words_per_turn <= 0:
@@ -130,14 +126,34 @@ def line_count(words: float, words_per_turn: float, minimum: int = 1) -> int:
     return max(minimum, round(words / words_per_turn))
 
 
+def line(speakers: Sequence[str], words: float, spread: float = LINE_SPREAD) -> Schema:
+    """One spoken turn: a speaker of the cast, and about `words` words."""
+    return obj(
+        {
+            "speaker": one_of(speakers, "who speaks: exactly one of the cast"),
+            "text": text(
+                "what the speaker says, as spoken prose without stage directions",
+                words=words,
+                spread=spread,
+            ),
+        }
+    )
+
+
 def lines(
-    speakers: Sequence[str], words: float, words_per_turn: float, *, minimum: int = 1
+    speakers: Sequence[str],
+    words: float,
+    words_per_turn: float,
+    *,
+    minimum: int = 1,
+    spread: float | None = None,
 ) -> Schema:
     """A fixed number of turns sharing `words` words. The count is fixed, not a range: the
     length of a part is the count times the length of a line, and a count left free would
     move it by a whole line's share at every step."""
     count = line_count(words, words_per_turn, minimum)
-    return array(line(speakers, words / count), count, f"exactly {count} turns")
+    each = spread_for(count) if spread is None else spread
+    return array(line(speakers, words / count, each), count, f"exactly {count} turns")
 
 
 def strict_problems(schema: Mapping[str, Any], where: str = "schema") -> list[str]:

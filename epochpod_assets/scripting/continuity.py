@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from epochpod_assets.formats.base import Section
+from epochpod_assets.providers.base import ContinuityRejected
 
 GREETING = re.compile(
     r"\b(welcome (back )?to\b|welcome,? everyone|hello,? (and welcome|everyone|listeners)|"
@@ -94,7 +95,7 @@ def check_continuity(sections: Sequence[Section], cast: Mapping[str, str] | Iter
         shown = "; ".join(problems[:5]) + (
             f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
         )
-        raise ValueError(f"the script does not read as one conversation: {shown}")
+        raise ContinuityRejected(f"the script does not read as one conversation: {shown}")
 
 
 # -- the asset check ----------------------------------------------------------------------------

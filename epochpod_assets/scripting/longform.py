@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from epochpod_assets.formats.base import EpisodeFormat, SectionBrief, SectionScript
-from epochpod_assets.providers.base import Usage, Writer
+from epochpod_assets.providers.base import LengthRejected, Usage, Writer
 from epochpod_assets.scripting.continuity import check_continuity
 
 # Below this the one-call script is fast enough and reads best.
@@ -111,7 +111,7 @@ def run_parallel(work: Callable[[A], B], items: Sequence[A], parallel: int) -> l
 def check_part(lines_words: int, brief: SectionBrief) -> None:
     low, high = part_bounds(brief)
     if not low <= lines_words <= high:
-        raise ValueError(
+        raise LengthRejected(
             f"part {brief.index + 1} has {lines_words} words; it must have {low} to {high} "
             f"(its budget is {brief.words})"
         )

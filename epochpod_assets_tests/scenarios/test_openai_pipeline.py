@@ -76,13 +76,14 @@ def template_responder(body: dict[str, Any]) -> str:
     kind, stage = lines["Task"].split(".")
     request = parse_request(lines["Request JSON"])
     fmt = format_for(kind.upper())
+    task: Any
     if stage == "outline":
-        answer = fmt.outline_task(request).template()
+        task = fmt.outline_task(request)
     else:
         outline = fmt.outline_model.model_validate_json(lines["Outline JSON"])
-        answer = fmt.script_task(request, outline).template()
-    text: str = answer.model_dump_json()
-    return text
+        task = fmt.script_task(request, outline)
+    # In the task's wire shape (the per-request schema's), as a model would answer.
+    return json.dumps(task.wire(task.template()))
 
 
 # -- helpers ---------------------------------------------------------------------------------

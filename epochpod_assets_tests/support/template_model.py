@@ -8,6 +8,7 @@ from the prompt alone.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from epochpod_assets.formats import format_for
@@ -21,16 +22,16 @@ def template_responder(body: dict[str, Any]) -> str:
     kind, stage = fields["Task"].split(".")
     request = parse_request(fields["Request JSON"])
     fmt = format_for(kind.upper())
-    answer: Any
+    task: Any
     if stage == "outline":
-        answer = fmt.outline_task(request).template()
+        task = fmt.outline_task(request)
     else:
         outline = fmt.outline_model.model_validate_json(fields["Outline JSON"])
         if stage == "section":
             brief = SectionBrief.model_validate_json(fields["Brief JSON"])
-            answer = fmt.section_task(request, outline, brief).template()
+            task = fmt.section_task(request, outline, brief)
         else:
             budget = int(fields["Word budget"]) if "Word budget" in fields else None
-            answer = fmt.script_task(request, outline, budget).template()
-    text: str = answer.model_dump_json()
-    return text
+            task = fmt.script_task(request, outline, budget)
+    # In the task's wire shape (the per-request schema's), as a model would answer.
+    return json.dumps(task.wire(task.template()))
