@@ -257,26 +257,28 @@ def _string(schema: Mapping[str, Any], rng: random.Random) -> str:
 
 
 def prose(rng: random.Random, target: int, low: int, high: int) -> str:
-    """Sentences of random words, `target` characters long give or take a word, and always
+    """Sentences of random words, `target` characters long to within a word, and always
     between `low` and `high` characters."""
     if high <= 0:
         return ""
-    sentences: list[str] = []
-    length = 0
-    while length < target:
-        count = rng.randint(*SENTENCE_WORDS)
-        words = [rng.choice(WORDS) for _ in range(count)]
-        sentence = " ".join(words).capitalize() + "."
-        sentences.append(sentence)
-        length += len(sentence) + (1 if len(sentences) > 1 else 0)
-    text = " ".join(sentences)
-    if len(text) > high:
-        cut = text[:high].rstrip()
-        # End on a whole word: drop a word cut in half, unless that takes it under `low`.
-        whole = cut[: cut.rfind(" ")].rstrip(" ,") if " " in cut else cut
-        text = whole if len(whole) >= low and whole else cut
-        if len(text) < high and not text.endswith("."):
+    text = ""
+    left_in_sentence = 0
+    while len(text) < target:
+        if left_in_sentence == 0:
+            left_in_sentence = rng.randint(*SENTENCE_WORDS)
+            word = rng.choice(WORDS).capitalize()
+            text = f"{text} {word}" if text else word
+        else:
+            text = f"{text} {rng.choice(WORDS)}"
+        left_in_sentence -= 1
+        if left_in_sentence == 0:
             text += "."
-    while len(text) < low:  # only when the target was under `low` by rounding
+    if len(text) > high:  # the last word went over: end on the word before it, if it fits
+        cut = text[:high]
+        whole = cut[: cut.rfind(" ")] if " " in cut else cut
+        text = whole if len(whole) >= low else cut
+    if not text.endswith(".") and len(text) < high:
         text += "."
-    return text[:high] if len(text) > high else text
+    while len(text) < low:  # only when the bounds are narrower than one short word
+        text += "."
+    return text
