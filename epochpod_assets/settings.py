@@ -306,11 +306,12 @@ class Settings(BaseSettings):
     def _openai_needs_a_key(self) -> Settings:
         # Asking for OpenAI without a key would fail the first episode's first stage; say it
         # where the setting is made instead.
-        for role in ("writer", "voice"):
-            if getattr(self, role) == "openai" and self.openai_api_key is None:
+        for role, endpoint in (("writer", "llm"), ("voice", "tts")):
+            if getattr(self, role) == "openai" and self.endpoint(endpoint)[1] is None:  # type: ignore[arg-type]
                 raise PydanticCustomError(
                     "needs_key",
-                    "needs OPENAI_API_KEY, which is not set",
+                    f"needs OPENAI_API_KEY (or EPOCHPOD_{endpoint.upper()}_API_KEY), "
+                    "which is not set",
                     {"field": role},
                 )
         return self
