@@ -3,12 +3,15 @@ as the audio stage's speech is: it stops before the call that would cross the ca
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import dagster as dg
 import pytest
 
 from epochpod_assets import enqueue
+from epochpod_assets.defs.assets.episodes import episode_outline, episode_script
 from epochpod_assets.formats import format_for
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.providers.budget import estimate_episode
@@ -77,3 +80,34 @@ def test_a_long_episode_stops_before_the_speech_that_would_cross_its_cap(
     assert server_usd(stats) <= cap
     # The speech alone would have crossed the cap: the stop was needed, not an accident.
     assert PRICES.tts_usd(TTS_MODEL, round(estimate.spoken_words * 200 / 150 * 5.5)) > cap
+
+
+def test_speaking_ahead_waits_for_a_tts_pool_slot_like_the_audio_stage(
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots("tts", 1)
+    # Another run's audio stage holds the only slot.
+    assert storage.claim_concurrency_slot("tts", "another-run", "episode_audio").is_claimed
+    with FakeOpenAI(api_key=KEY, responder=template_responder) as server:
+        use_openai(monkeypatch, server.base_url, KEY)
+        db = open_catalog()
+        episode_id = enqueue(dict(REQUESTS["interview"], target_minutes=10), db)
+        assert materialize(instance, episode_id, [episode_outline]).success
+        results: list[dg.ExecuteInProcessResult] = []
+        script = threading.Thread(
+            target=lambda: results.append(materialize(instance, episode_id, [episode_script]))
+        )
+        script.start()
+        while storage.get_concurrency_info("tts").pending_step_count == 0:
+            assert script.is_alive()
+            time.sleep(0.05)
+        # Waiting for its slot, the long script stage has neither written nor spoken.
+        assert server.stats().calls == {"chat": 1}
+        storage.free_concurrency_slot_for_step("another-run", "episode_audio")
+        script.join(timeout=120)
+        stats = server.stats()
+    assert results and results[0].success
+    assert stats.speech_billed > 0
+    info = storage.get_concurrency_info("tts")
+    assert info.claimed_slots == [] and info.pending_step_count == 0  # nothing left held

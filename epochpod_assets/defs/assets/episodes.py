@@ -5,6 +5,7 @@ WebVTT for audio) and returns a `dg.MaterializeResult` whose metadata the UI sho
 format-agnostic: everything format-specific goes through `episode.format`.
 """
 
+import contextlib
 import json
 from typing import Any
 
@@ -18,6 +19,7 @@ from epochpod_assets.audio.rendering import (
 from epochpod_assets.audio.segments import SegmentCache
 from epochpod_assets.defs.assets.stages import Episode, episode_stage, titled, usage_metadata
 from epochpod_assets.defs.partitions import episodes_partitions
+from epochpod_assets.defs.pools import pool_slot
 from epochpod_assets.defs.resources import (
     CatalogResource,
     MediaResource,
@@ -157,19 +159,31 @@ def episode_script(
         else:
             # Planned at the voices' remembered rates. A long episode is spoken part by part
             # as it is written (the audio stage finds the segments cached) and the parts
-            # that miss their length are rewritten (formats/fitting.py).
-            written = write_to_length(
-                author,
-                speaker,
-                fmt,
-                episode.request,
-                outline,
-                store,
-                stage.usage,
-                seconds_between_turns=PAUSE_BETWEEN_TURNS,
-                seconds_between_sections=PAUSE_BETWEEN_SECTIONS,
-                speech_parallel=voice.concurrency,
+            # that miss their length are rewritten (formats/fitting.py). Speaking, it holds a
+            # `tts` pool slot as the audio stage does, so the pool bounds all speech.
+            speaks = (
+                pool_slot(
+                    context.instance,
+                    "tts",
+                    context.run.run_id,
+                    str(context.op_handle),
+                )
+                if is_longform(episode.request)
+                else contextlib.nullcontext()
             )
+            with speaks:
+                written = write_to_length(
+                    author,
+                    speaker,
+                    fmt,
+                    episode.request,
+                    outline,
+                    store,
+                    stage.usage,
+                    seconds_between_turns=PAUSE_BETWEEN_TURNS,
+                    seconds_between_sections=PAUSE_BETWEEN_SECTIONS,
+                    speech_parallel=voice.concurrency,
+                )
             script = written.script
             how = {
                 "word_budget": written.budget,
