@@ -363,6 +363,10 @@ def published_episode(
             "episode_usd": round(totals.estimated_usd, 6) if totals else 0.0,
             "episode_llm_tokens": totals.llm_tokens if totals else 0,
             "episode_tts_characters": totals.tts_characters if totals else 0,
+            # What went out, beside where to hear it: a producer checks both on one page.
+            "script_preview": dg.MetadataValue.md(
+                fmt.script_preview(episode.request, outline, script)
+            ),
         }
     )
 
