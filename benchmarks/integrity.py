@@ -27,6 +27,13 @@ BATCHES = {
 }
 
 
+CLAIM_BATCHES = {
+    1: "6 sources, written while the claim check was being built",
+    2: "2 more sources, held out (first run: 18/24 = 75.0 %); then decades compared as spans, "
+    "the related-word threshold at a third, and on-topic paragraphs read as context",
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="list misses and false alarms")
@@ -65,6 +72,11 @@ def main() -> int:
         )
     )
     print(f"  accuracy              {claims.accuracy:6.1%}")
+    for number, (count, correct) in sorted(claims.batches.items()):
+        print(
+            f"  batch {number}: {CLAIM_BATCHES.get(number, '')}\n"
+            f"      {correct}/{count} = {correct / max(count, 1):.1%}"
+        )
     if args.verbose:
         for line in claims.errors:
             print(f"  WRONG {line}")

@@ -34,7 +34,7 @@ Verdict = Literal["supported", "unsupported", "contradicted"]
 # A claim shares at least this share of its content words with a fact to be supported by it,
 SUPPORT_OVERLAP = 0.5
 # ...and at least this share to be "about the same thing" (and so able to contradict it).
-RELATED_OVERLAP = 0.34
+RELATED_OVERLAP = 0.33
 MIN_SHARED = 2
 
 _OPINION = re.compile(
@@ -97,7 +97,17 @@ def split_claims(text: str) -> list[str]:
 
 
 def _years(text: str) -> set[int]:
-    return {mention.point.year for mention in date_mentions(normalize(text))}
+    """Years stated exactly (not a decade, century or range)."""
+    return {m.point.year for m in date_mentions(normalize(text)) if m.span[0] == m.span[1]}
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    """Every time the text mentions, as first and last year: "the 1850s" is (1850, 1859)."""
+    return [mention.span for mention in date_mentions(normalize(text))]
+
+
+def _overlap(one: list[tuple[int, int]], other: list[tuple[int, int]]) -> bool:
+    return any(a <= d and c <= b for a, b in one for c, d in other)
 
 
 def _counts(text: str) -> dict[str, float]:
@@ -224,8 +234,11 @@ def check_claim(claim: str, sheet: FactSheet) -> ClaimResult:
         _years(claim),
         _years(fact_text) | ({fact.year} if fact.year is not None else set()),
     )
-    if claim_years and fact_years and not claim_years & fact_years:
-        year = min(claim_years)
+    claim_spans = _spans(claim)
+    fact_spans = _spans(fact_text) + ([(fact.year, fact.year)] if fact.year is not None else [])
+    # "The 1850s" agrees with 1855; "1859" does not.
+    if claim_spans and fact_spans and not _overlap(claim_spans, fact_spans):
+        year = min(start for start, _ in claim_spans)
         term = str(year) if year > 0 else f"{-year} BC"
         return ClaimResult(claim, "contradicted", fact.id, term, f"the year disagrees with {cited}")
     claim_counts, fact_counts = _counts(claim), _counts(fact_text)
@@ -246,7 +259,10 @@ def check_claim(claim: str, sheet: FactSheet) -> ClaimResult:
             claim, "contradicted", fact.id, opposite, f"says the opposite of {cited}"
         )
     claim_places, fact_places = _places(claim), _places(fact_text)
-    if claim_places and fact_places and not claim_places & fact_places:
+    # A different place only contradicts a claim that is otherwise about the same thing:
+    # the same year, or most of its words ("built of marble from Makrana" is not "at Agra").
+    same_thing = bool(claim_years & fact_years) or share >= SUPPORT_OVERLAP
+    if claim_places and fact_places and not claim_places & fact_places and same_thing:
         place = sorted(claim_places)[0]
         return ClaimResult(
             claim, "contradicted", fact.id, place, f"the place disagrees with {cited}"

@@ -101,6 +101,8 @@ class ClaimScore:
     by_label: Counter[str] = field(default_factory=Counter)
     correct_by_label: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    # Per batch of the labelled set: claims, correct.
+    batches: dict[int, list[int]] = field(default_factory=dict)
 
     @property
     def accuracy(self) -> float:
@@ -124,6 +126,9 @@ def score_claims(path: Path = CLAIMS_SET) -> ClaimScore:
             sheets[source] = FactSheet(topic=topic, facts=facts)
         result = check_claim(str(row["claim"]), sheets[source])
         label = str(row["label"])
+        batch = score.batches.setdefault(int(str(row.get("batch", 1))), [0, 0])
+        batch[0] += 1
+        batch[1] += result.verdict == label
         score.claims += 1
         score.by_label[label] += 1
         if result.verdict == label:

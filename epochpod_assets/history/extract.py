@@ -165,7 +165,12 @@ def extract_facts(
     # that figure even in paragraphs that do not repeat the name.
     names_figure = bool(set(words(text)) & set(names))
     for location, paragraph in split_units(text):
-        in_paragraph = bool(set(words(paragraph)) & set(names))
+        # A paragraph that names a figure or shares the topic's words is about the episode:
+        # its other sentences ("Around 20,000 artisans worked on it") are facts too.
+        paragraph_words = set(words(paragraph))
+        in_paragraph = bool(paragraph_words & set(names)) or (
+            bool(topic_words) and len(paragraph_words & topic_words) * 2 >= len(topic_words)
+        )
         for sentence in sentences(paragraph):
             position += 1
             # The same sentence twice (a repeated heading or caption) is one fact; sentences

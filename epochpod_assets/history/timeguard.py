@@ -350,6 +350,8 @@ class DateMention:
     text: str
     point: HistoricalDate
     label: str
+    # The years it may mean, first and last: (1850, 1859) for "the 1850s".
+    span: tuple[int, int] = (0, 0)
 
 
 def date_mentions(text: str) -> list[DateMention]:
@@ -358,9 +360,12 @@ def date_mentions(text: str) -> list[DateMention]:
     found: list[DateMention] = []
     taken: list[tuple[int, int]] = []
 
-    def add(start: int, end: int, point: HistoricalDate, label: str) -> None:
+    def add(
+        start: int, end: int, point: HistoricalDate, label: str, span: tuple[int, int] | None = None
+    ) -> None:
         taken.append((start, end))
-        found.append(DateMention(start, end, text[start:end].strip(), point, label))
+        years = span or (point.year, point.year)
+        found.append(DateMention(start, end, text[start:end].strip(), point, label, years))
 
     for match in _FULL_DATE.finditer(text):
         month_name = match.group("m1") or match.group("m2") or match.group("m3")
@@ -413,6 +418,7 @@ def date_mentions(text: str) -> list[DateMention]:
             match.end(),
             HistoricalDate(year=first),
             f"the {ordinal} (from {_year_text(first)})",
+            (first, first + 99),
         )
     for match in _DECADE.finditer(text):
         if _overlaps(taken, match.start(), match.end()):
@@ -424,7 +430,13 @@ def date_mentions(text: str) -> list[DateMention]:
             if decade < 1000:
                 continue  # "the 60s" could be any century; "the 960s" is too rare to guess
             first = decade
-        add(match.start(), match.end(), HistoricalDate(year=first), f"the {_year_text(first)}s")
+        add(
+            match.start(),
+            match.end(),
+            HistoricalDate(year=first),
+            f"the {_year_text(first)}s",
+            (first, first + 9),
+        )
     for match in _ERA_YEAR.finditer(text):
         if _overlaps(taken, match.start(), match.end()):
             continue
@@ -444,7 +456,7 @@ def date_mentions(text: str) -> list[DateMention]:
             continue
         if not _bare_number_is_year(text, match.start(), match.end()):
             continue
-        add(match.start(), match.end(), HistoricalDate(year=last), f"{first}-{last}")
+        add(match.start(), match.end(), HistoricalDate(year=last), f"{first}-{last}", (first, last))
     for match in _BARE.finditer(text):
         if _overlaps(taken, match.start(), match.end()):
             continue

@@ -52,6 +52,9 @@ def test_claims_are_statements_not_questions_or_courtesies() -> None:
         ),
         ("The value of gold in Cairo rose for years.", "contradicted", 5, "rose"),
         ("Kepler wrote to me about my telescope.", "unsupported", None, None),
+        # A decade agrees with any year in it, and disagrees with years outside it.
+        ("In the 1610s I observed four moons orbiting Jupiter.", "supported", 2, None),
+        ("In the 1620s I observed four moons orbiting Jupiter.", "contradicted", 2, "1620"),
     ],
 )
 def test_verdicts(claim: str, verdict: str, fact_id: int | None, term: str | None) -> None:
