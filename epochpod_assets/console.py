@@ -36,6 +36,16 @@ def audio_location(url: str | None) -> str:
     return str(path) if path else url
 
 
+def printable(value: object) -> str:
+    """`value` as text safe for a terminal: control and format characters (escape sequences,
+    bidi overrides) shown as \\uXXXX instead of acting on the terminal. Rows written straight
+    into the catalog, or a provider's error text, never passed the request's checks."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else f"\\u{ord(ch):04x}" for ch in text)
+
+
 def _minutes(seconds: int | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds else ""
 
@@ -53,16 +63,16 @@ def episode_table(db: Catalog, rows: Sequence[dict[str, Any]], title: str = "Epi
         state = Text("published, regenerating: " if regenerating(row) else "")
         state.append(status, style=STATUS_STYLE.get(status, "cyan"))
         if row["generation_error"]:
-            state.append("\n" + row["generation_error"])
+            state.append("\n" + printable(" ".join(row["generation_error"].split())))
         table.add_row(
-            Text(row["id"]),
-            Text(row["type"].lower()),
-            Text(row["title"] or ""),
+            Text(printable(row["id"])),
+            Text(printable(row["type"].lower())),
+            Text(printable(row["title"] or "")),
             state,
             Text(f"{row['generation_progress']}%"),
             Text(_minutes(row["duration_seconds"])),
             Text(f"${cost.estimated_usd:.4f}" if cost else "$0.0000"),
-            Text(audio_location(row["audio_url"])),
+            Text(printable(audio_location(row["audio_url"]))),
         )
     return table
 

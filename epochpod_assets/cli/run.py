@@ -27,6 +27,7 @@ def register(commands: Subparsers) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from epochpod_assets.console import printable
     from epochpod_assets.definitions import defs
     from epochpod_assets.worker import dagster_instance, feed_location, work_queue
 
@@ -49,7 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         episode = run.tags.get("dagster/partition", "?") if run else "?"
         row = db.get(episode)
         reason = (row or {}).get("generation_error") or "the run failed"
-        note(f"{episode} FAILED: {' '.join(str(reason).split())} (run {run_id})")
+        note(printable(f"{episode} FAILED: {' '.join(str(reason).split())} (run {run_id})"))
     print(f"{len(report.launched)} run(s), {len(report.failed)} failed")
     if len(report.launched) > len(report.failed):
         print(f"feed: {feed_location(defs)}")

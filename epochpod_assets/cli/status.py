@@ -18,6 +18,7 @@ from epochpod_assets.cli.common import (
     open_catalog,
 )
 from epochpod_assets.cli.errors import CommandError
+from epochpod_assets.console import printable
 from epochpod_assets.status import regenerating
 
 MAX_LIMIT = 1000
@@ -88,7 +89,7 @@ def _show(args: argparse.Namespace) -> int:
     else:
         for key, value in row.items():
             if key not in ("transcript", "fact_sheet", "sources", "request"):
-                print(f"{key:>24}  {value}")
+                print(f"{key:>24}  {printable(value)}")
         print_sources(row)
     return 0
 
@@ -105,10 +106,12 @@ def print_sources(row: dict[str, Any]) -> None:
         for source in researched:
             count = sum(1 for f in facts if f.get("source_id") == source.get("id"))
             title, where = source.get("title"), source.get("location")
-            print(f"{'':>24}  [{source.get('id')}] {title} — {where} ({count} facts)")
+            shown = printable(f"[{source.get('id')}] {title} — {where} ({count} facts)")
+            print(f"{'':>24}  {shown}")
     elif requested:
         print(f"{'sources':>24}  {len(requested)} requested, not researched yet")
         for number, source in enumerate(requested, start=1):
-            print(f"{'':>24}  [{number}] {source.get('title') or source.get('location')}")
+            shown = printable(source.get("title") or source.get("location"))
+            print(f"{'':>24}  [{number}] {shown}")
     else:
         print(f"{'sources':>24}  none")

@@ -115,3 +115,28 @@ def test_an_unexpected_error_is_one_line_with_its_type(
     code, _, err = run(["enqueue", "interview", "--guest", "Ada", "--topic", "t"], capsys)
     assert code == 1
     assert err == "error: RuntimeError: the disk caught fire (--debug shows where)\n"
+
+
+def test_text_that_never_passed_validation_cannot_drive_the_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A title and a failure reason written straight into the catalog (by the web app, or a
+    provider's error text) are shown with their control characters escaped."""
+    import sqlalchemy as sa
+
+    from epochpod_assets.catalog.schema import episodes
+    from epochpod_assets.intake import open_catalog
+
+    db = open_catalog()
+    episode = enqueue(INTERVIEW, db)
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.update(episodes)
+            .where(episodes.c.id == episode)
+            .values(title="Ada\x1b]0;pwned\x07 \u202eevil", generation_error="boom\x1b[2J")
+        )
+    for argv in (["status"], ["status", episode]):
+        code, out, err = run(argv, capsys)
+        assert code == 0, err
+        assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
+        assert "\\u001b]0;pwned\\u0007" in out
