@@ -7,8 +7,8 @@ import dagster as dg
 import pytest
 
 from epochpod_assets import settings
-from epochpod_assets.defs.jobs import executor
 from epochpod_assets.definitions import defs
+from epochpod_assets.defs.jobs import executor
 
 
 def test_every_job_of_the_code_location_runs_in_process() -> None:
