@@ -281,10 +281,14 @@ def settle_ended_run(
         # episode now, and FAILED would be a false alarm to the web app and the webhook.
         return Settled.STALE
     edit = run.tags.get(EDIT_TAG, "")
-    if edit.isdigit() and run.status != dg.DagsterRunStatus.SUCCESS:
-        # An editorial run that ended without doing its work: close its edit, so the editor
-        # can ask again (the episode itself is settled below like any other).
-        db.finish_edit(int(edit), run.run_id, run_end(instance, run, failure_message).reason)
+    if edit.isdigit():
+        # An editorial run that ended: its edit is closed (its last asset closes it on
+        # success; this covers a run that failed, was cancelled, or died between the two), so
+        # the editor can ask again. The episode itself is settled below like any other.
+        ok = run.status == dg.DagsterRunStatus.SUCCESS
+        db.finish_edit(
+            int(edit), run.run_id, None if ok else run_end(instance, run, failure_message).reason
+        )
     run_key = run.tags.get(RUN_KEY_TAG, "")
     attempt = run_key.rpartition(":")[2] if run_key.startswith(f"{episode_id}:") else ""
     if attempt.isdigit() and int(attempt) != row["generation_attempt"]:

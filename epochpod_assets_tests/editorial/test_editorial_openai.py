@@ -24,6 +24,7 @@ from epochpod_assets import cli, enqueue
 from epochpod_assets.definitions import defs
 from epochpod_assets.defs.resources import resources_from_env
 from epochpod_assets.defs.sensors import settle_ended_run
+from epochpod_assets.editorial.revise import EDIT_TAG
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.status import Stage
 from epochpod_assets.worker import work_queue
@@ -404,3 +405,15 @@ def test_a_failed_approval_leaves_the_episode_failed_with_its_reason(
     (edit,) = open_catalog().edits(episode_id)
     assert edit["finished_at"] is not None  # closed: `epochpod retry` can start over
     assert work(location, instance) == 0
+
+    # The daemon's path: the run-failure sensor and the sweeper settle a failed edit run
+    # and close its edit with the reason (idempotently).
+    db = open_catalog()
+    failed = next(r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.FAILURE)
+    again = db.add_edit(episode_id, "approve", allowed={Stage.FAILED})
+    run = failed.with_tags({**failed.tags, EDIT_TAG: str(again)})
+    settle_ended_run(db, instance, run)
+    settle_ended_run(db, instance, run)
+    closed = db.get_edit(again)
+    assert closed is not None and closed["finished_at"] is not None
+    assert closed["error"].startswith(f"run {failed.run_id} failed: ")
