@@ -184,3 +184,22 @@ def test_model_pass_labels_and_checks_its_findings() -> None:
 )
 def test_years_in_words(text: str, as_of: str, expected: list[str]) -> None:
     assert terms(text, as_of) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "as_of"),
+    [
+        # Names and words that meant something else before the lexicon's sense existed.
+        ("Allahu Akbar, cried the army.", "1200"),
+        ("Tiberius Nero served me at Alexandria.", "44 BC"),
+        ("The khalsa lands pay the treasury.", "1600"),
+        ("Leland Stanford built the railroad.", "1870"),
+        ("Elihu Yale made his fortune in Madras.", "1700"),
+        ("At the theatre the iron curtain came down between the acts.", "1850"),
+        ("Florence has seen a renaissance of letters.", "1505"),
+        ("The red cross on their tunics marked them as crusaders.", "1190"),
+        ("The great depression of trade has lasted since 1873.", "1877"),
+    ],
+)
+def test_older_senses_of_lexicon_words_are_not_anachronisms(text: str, as_of: str) -> None:
+    assert terms(text, as_of) == []
