@@ -348,7 +348,7 @@ class Catalog:
                 raise EditRefused(f"no episode {episode_id}")
             if status not in allowed:
                 states = ", ".join(sorted(s.value for s in allowed))
-                raise EditRefused(f"episode {episode_id} is {status}; this needs {states}")
+                raise EditRefused(f"{episode_id} is {status}; this needs {states}")
             try:
                 edit_id = conn.execute(
                     episode_edits.insert()
@@ -366,7 +366,7 @@ class Catalog:
             except sa.exc.IntegrityError:
                 # The transaction rolls back: nothing of this edit is written.
                 raise EditRefused(
-                    f"episode {episode_id} already has an edit waiting for its run; "
+                    f"{episode_id} already has an edit waiting for its run; "
                     "wait for it to finish"
                 ) from None
         return int(edit_id)
