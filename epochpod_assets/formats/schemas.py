@@ -126,8 +126,15 @@ def line_count(words: float, words_per_turn: float, minimum: int = 1) -> int:
     return max(minimum, round(words / words_per_turn))
 
 
-def line(speakers: Sequence[str], words: float, spread: float = LINE_SPREAD) -> Schema:
-    """One spoken turn: a speaker of the cast, and about `words` words."""
+def line(
+    speakers: Sequence[str],
+    words: float,
+    spread: float = LINE_SPREAD,
+    fact_ids: Sequence[int] = (),
+) -> Schema:
+    """One spoken turn: a speaker of the cast, about `words` words, and the ids of the facts
+    it rests on (`formats.base.Line.facts`), which can only be ids of the episode's fact sheet:
+    pass them as `fact_ids`; with none, a line cites nothing."""
     return obj(
         {
             "speaker": one_of(speakers, "who speaks: exactly one of the cast"),
@@ -136,7 +143,24 @@ def line(speakers: Sequence[str], words: float, spread: float = LINE_SPREAD) -> 
                 words=words,
                 spread=spread,
             ),
+            "facts": fact_list(fact_ids),
         }
+    )
+
+
+# The most facts one line may cite: a line resting on more is several claims in one breath.
+MAX_FACTS_PER_LINE = 3
+
+
+def fact_list(fact_ids: Sequence[int]) -> Schema:
+    """Ids of the fact sheet's facts a line rests on: an enum of the sheet's ids."""
+    ids = sorted(set(fact_ids))
+    if not ids:
+        return array({"type": "integer"}, 0, "no fact sheet: cite nothing")
+    return array(
+        {"type": "integer", "enum": ids},
+        (0, min(MAX_FACTS_PER_LINE, len(ids))),
+        "ids of the fact sheet's facts this line rests on; empty if it states none",
     )
 
 
@@ -147,13 +171,14 @@ def lines(
     *,
     minimum: int = 1,
     spread: float | None = None,
+    fact_ids: Sequence[int] = (),
 ) -> Schema:
     """A fixed number of turns sharing `words` words. The count is fixed, not a range: the
     length of a part is the count times the length of a line, and a count left free would
     move it by a whole line's share at every step."""
     count = line_count(words, words_per_turn, minimum)
     each = spread_for(count) if spread is None else spread
-    return array(line(speakers, words / count, each), count, f"exactly {count} turns")
+    return array(line(speakers, words / count, each, fact_ids), count, f"exactly {count} turns")
 
 
 def strict_problems(schema: Mapping[str, Any], where: str = "schema") -> list[str]:
