@@ -30,7 +30,7 @@ CHARS_PER_WORD = 6.0
 # How far one text field may stray from its share of the budget. Lines vary around their
 # share and a part's length is their sum, so the part strays far less: for n lines chosen at
 # random within the bounds, about LINE_SPREAD / sqrt(3 n).
-LINE_SPREAD = 0.25
+LINE_SPREAD = 0.2
 
 Schema = dict[str, Any]
 
@@ -50,7 +50,7 @@ def spread_for(fields: int) -> float:
     that their sum (what the length checks and the listener see) stays within a few percent
     even when every field's length is picked at random within its bounds: many fields may each
     stray further than a few long ones."""
-    return min(LINE_SPREAD, max(0.08, 0.05 * math.sqrt(max(1, fields))))
+    return min(LINE_SPREAD, max(0.06, 0.035 * math.sqrt(max(1, fields))))
 
 
 def obj(properties: Mapping[str, Schema], description: str | None = None) -> Schema:
