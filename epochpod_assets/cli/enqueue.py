@@ -46,6 +46,13 @@ def register(commands: Subparsers) -> None:
         help="a file (.txt, .md, .pdf, .html; read now) or an http(s) URL (fetched by the "
         "research stage) the episode rests on; repeat for more",
     )
+    common.add_argument(
+        "--say",
+        action="append",
+        metavar="WORD=RESPELLING[=IPA]",
+        help="how the voice should say a name, e.g. 'Cicero=Sisseroh' (IPA, if given, is what "
+        "eSpeak is sent); repeat for more; over the built-in and EPOCHPOD_LEXICON entries",
+    )
     dated = argparse.ArgumentParser(add_help=False)
     dated.add_argument(
         "--as-of",
@@ -151,13 +158,15 @@ def request_from_args(args: argparse.Namespace) -> Any:
         whole = parse_request(raw).model_dump(mode="json")
         whole["sources"] = whole.get("sources", []) + [{"location": s} for s in args.source_more]
         return whole
-    skip = {"command", "format", "json", "participant", "run", "debug", "source"}
+    skip = {"command", "format", "json", "participant", "run", "debug", "source", "say"}
     request: dict[str, Any] = {
         key: value for key, value in vars(args).items() if key not in skip and value is not None
     }
     request["format"] = args.format
     if args.source:
         request["sources"] = [{"location": location} for location in args.source]
+    if getattr(args, "say", None):
+        request["pronunciations"] = dict(_pronunciation(spec) for spec in args.say)
     if args.format == "debate" and args.participant:
         request["participants"] = [_participant(p) for p in args.participant]
     return request
@@ -180,6 +189,14 @@ def read_request(source: str) -> bytes:
     if len(data) > READ_CAP:
         raise RequestError([f"request: is larger than {MAX_REQUEST_BYTES} bytes"])
     return data
+
+
+def _pronunciation(spec: str) -> tuple[str, str | dict[str, str]]:
+    word, _, rest = spec.partition("=")
+    say, _, ipa = rest.partition("=")
+    if not word.strip() or not say.strip():
+        raise UsageError(f"--say: expected WORD=RESPELLING or WORD=RESPELLING=IPA, got {spec!r}")
+    return word, ({"say": say, "ipa": ipa} if ipa else say)
 
 
 def _participant(spec: str) -> dict[str, str]:

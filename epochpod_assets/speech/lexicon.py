@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Annotated, Any
 from xml.etree import ElementTree
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 from epochpod_assets import settings
 
@@ -81,17 +89,21 @@ class Pronunciation(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     say: Respelling
-    ipa: Ipa | None = None
+    ipa: Ipa | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+def _entry(value: Any) -> Any:
+    # "Sisseroh" is short for {"say": "Sisseroh"}: one type, so errors name the field itself.
+    return {"say": value} if isinstance(value, str) else value
+
+
+Entry = Annotated[Pronunciation, BeforeValidator(_entry)]
 
 
 # The request field: `{"Vercingetorix": "Ver-sin-jet-or-ix"}`, or with IPA for eSpeak
 # `{"Cicero": {"say": "Sisseroh", "ipa": "..."}}`.
-Pronunciations = Annotated[
-    dict[Word, Respelling | Pronunciation], Field(max_length=MAX_REQUEST_ENTRIES)
-]
-_entries_adapter: TypeAdapter[dict[str, str | Pronunciation]] = TypeAdapter(
-    dict[Word, Respelling | Pronunciation]
-)
+Pronunciations = Annotated[dict[Word, Entry], Field(max_length=MAX_REQUEST_ENTRIES)]
+_entries_adapter: TypeAdapter[dict[str, Pronunciation]] = TypeAdapter(dict[Word, Entry])
 
 
 @functools.lru_cache(maxsize=1024)
@@ -125,8 +137,7 @@ class Lexicon:
         self.entries: dict[str, Pronunciation] = {}
         self._words: dict[str, str] = {}
         for word, said in valid.items():
-            entry = said if isinstance(said, Pronunciation) else Pronunciation(say=said)
-            self.entries[word.casefold()] = entry
+            self.entries[word.casefold()] = said
             self._words[word.casefold()] = word
         self._pattern = self._compile()
 

@@ -5,12 +5,14 @@ cache keys on, and what the duration estimate counts. Captions keep the written 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from epochpod_assets.audio.espeak import EspeakVoice, clean_text
 from epochpod_assets.audio.segments import SegmentCache
+from epochpod_assets.cli import main
 from epochpod_assets.formats.base import WORDS_PER_MINUTE, count_words
 from epochpod_assets.providers.base import Speech, Usage
 from epochpod_assets.providers.openai_voice import OpenAIVoice
@@ -150,3 +152,20 @@ def test_the_duration_estimate_counts_what_the_voice_says(tmp_path: Path) -> Non
     said = spoken_words(SYMBOLS) / WORDS_PER_MINUTE * 60
     assert abs(seconds - written) > 0.2 * written
     assert abs(seconds - said) <= 0.2 * said
+
+
+def test_enqueue_say_adds_pronunciations(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "enqueue", "interview", "--guest", "Cicero", "--topic", "the republic",
+            "--say", "Cicero=Sisseroh=ˈsɪsəroʊ", "--say", "Tiro=Tie-roh", "--json",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    request = json.loads(capsys.readouterr().out)["request"]
+    assert request["pronunciations"] == {
+        "Cicero": {"say": "Sisseroh", "ipa": "ˈsɪsəroʊ"},
+        "Tiro": {"say": "Tie-roh"},
+    }
+    assert main(["enqueue", "interview", "--guest", "C", "--topic", "t", "--say", "Tiro"]) == 2
+    assert "--say: expected WORD=RESPELLING" in capsys.readouterr().err
