@@ -366,8 +366,7 @@ class Catalog:
             except sa.exc.IntegrityError:
                 # The transaction rolls back: nothing of this edit is written.
                 raise EditRefused(
-                    f"{episode_id} already has an edit waiting for its run; "
-                    "wait for it to finish"
+                    f"{episode_id} already has an edit waiting for its run; wait for it to finish"
                 ) from None
         return int(edit_id)
 
