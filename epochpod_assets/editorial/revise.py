@@ -86,6 +86,9 @@ def revise(
         how = f"line {edit['line']} written again"
     else:
         raise ValueError(f"a {kind} edit does not change the script")
+    if kind != IMPORT and writer.provider.startswith("offline"):
+        # Its answers are templates: honest, but deaf to feedback. Say so where it shows.
+        how += " (the offline writer cannot take an editor's note; set a model to rewrite)"
     before = plain.to_file(fmt, request, outline, current)
     after = plain.to_file(fmt, request, outline, script)
     return Revised(script, how, plain.changed_lines(before, after))
