@@ -249,6 +249,18 @@ _COUNT_NOUNS = {
     "steel", "iron", "coal", "ton", "tonne", "tonnes", "long", "high", "deep", "wide", "tall",
     "away", "distant", "aboard", "below", "above", "so",
 }  # fmt: skip
+# Nouns for a group of people or things, whose size follows "of": "an army of 1500". Not
+# nouns that take a year ("the voyage of 1492", "the census of 1801", "the March of 1812").
+_GROUP_NOUNS = {
+    "army", "force", "forces", "fleet", "garrison", "host", "band", "crowd", "population",
+    "company", "legion", "legions", "group", "party", "troop", "troops", "total", "sum",
+    "number", "body", "column", "detachment", "division", "regiment", "battalion", "crew",
+    "contingent", "multitude", "throng", "mob", "caravan", "herd", "flock", "convoy", "squadron",
+    "tribute", "ransom", "fine", "debt", "loan", "payment", "salary", "budget", "price", "cost",
+    "distance", "depth", "height", "length", "width", "weight", "altitude", "library",
+    "collection", "treasury", "hoard", "stock", "supply", "estimate", "toll", "casualties",
+    "losses",
+}  # fmt: skip
 # Words ending in "s" that are not plurals of a counted noun.
 _NOT_PLURAL = {
     "was", "is", "has", "as", "this", "his", "its", "us", "thus", "always", "perhaps",
@@ -289,7 +301,14 @@ def _bare_number_is_year(text: str, start: int, end: int) -> bool:
         return False
     if before in _YEAR_WORDS:
         return True
+    # "an army of 1500", "a garrison of 1200": a number after a group noun and "of" counts it.
+    group = re.search(r"([A-Za-z]+)\s+of\s*$", before_text)
+    if group and group.group(1).lower() in _GROUP_NOUNS:
+        return False
     following = _next_words(text, end)
+    # "the 1500 who died": a number that a relative clause describes is a count.
+    if following and following[0] in ("who", "whom", "whose"):
+        return False
     if following and _is_count(following[0]):
         return False
     # "3000 heavy infantry", "1500 armed men"

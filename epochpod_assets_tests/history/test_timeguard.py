@@ -203,3 +203,20 @@ def test_years_in_words(text: str, as_of: str, expected: list[str]) -> None:
 )
 def test_older_senses_of_lexicon_words_are_not_anachronisms(text: str, as_of: str) -> None:
     assert terms(text, as_of) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I led an army of 1500 across the river.", []),
+        ("The garrison of 1200 surrendered.", []),
+        ("We mourn the 1500 who died at Cannae.", []),
+        ("A crowd of 2000, no more, gathered.", []),
+        ("The summer of 1945 was hot.", ["1945"]),
+        ("The voyage of 1492 changed the world.", ["1492"]),
+    ],
+)
+def test_group_sizes_are_counts_but_events_of_a_year_are_years(
+    text: str, expected: list[str]
+) -> None:
+    assert terms(text, "44 BC") == expected
