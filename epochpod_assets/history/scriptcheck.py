@@ -92,13 +92,18 @@ class _MemoryStore:
 
 def read_script(path: Path) -> ScriptFile:
     try:
-        data = path.read_bytes() if str(path) != "-" else sys.stdin.buffer.read()
+        # Never more than the cap and one byte: /dev/zero or a log given by mistake ends here.
+        if str(path) == "-":
+            data = sys.stdin.buffer.read(MAX_SCRIPT_BYTES + 1)
+        else:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_SCRIPT_BYTES + 1)
     except FileNotFoundError:
         raise CheckInputError(f"{path}: no such file") from None
     except OSError as error:
         raise CheckInputError(f"{path}: cannot read it ({error.strerror or error})") from None
     if len(data) > MAX_SCRIPT_BYTES:
-        raise CheckInputError(f"{path}: {len(data)} bytes is over the {MAX_SCRIPT_BYTES}-byte cap")
+        raise CheckInputError(f"{path}: is larger than the {MAX_SCRIPT_BYTES}-byte cap")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

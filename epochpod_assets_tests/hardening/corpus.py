@@ -245,6 +245,60 @@ CLI: list[Case] = [
     ),
     Case("run poll zero", ("run", "--poll-seconds", "0"), "--poll-seconds: must be from 0.1"),
     Case("run poll text", ("run", "--poll-seconds", "soon"), "--poll-seconds: must be a number"),
+    # the other command groups (script, review, serve) under the same discipline
+    Case(
+        "script check missing file",
+        ("script", "check", "{tmp}/nowhere.txt", "--figure", "Ada", "--as-of", "1843"),
+        "nowhere.txt: no such file",
+    ),
+    Case(
+        "script check a folder",
+        ("script", "check", "{tmp}/a_dir", "--figure", "Ada", "--as-of", "1843"),
+        "cannot read it (Is a directory)",
+    ),
+    Case(
+        "script check /dev/zero",
+        ("script", "check", "/dev/zero", "--figure", "Ada", "--as-of", "1843"),
+        "/dev/zero: is larger than the",
+    ),
+    Case(
+        "script check without a figure",
+        ("script", "check", "{tmp}/a_file"),
+        "required: --figure, --as-of",
+    ),
+    Case(
+        "script import /dev/zero",
+        ("script", "import", "{pending}", "/dev/zero"),
+        "FILE: '/dev/zero' is larger than",
+        state="catalog",
+    ),
+    Case(
+        "script import a folder",
+        ("script", "import", "{pending}", "{tmp}/a_dir"),
+        "FILE: cannot read",
+        state="catalog",
+    ),
+    Case(
+        "script export before there is a script",
+        ("script", "export", "{pending}"),
+        "has no script yet (it is PENDING)",
+        state="catalog",
+    ),
+    Case(
+        "approve an episode not awaiting review",
+        ("approve", "{pending}"),
+        "is PENDING; this needs AWAITING_REVIEW",
+        state="catalog",
+    ),
+    Case("reject without a note", ("reject", "ep-x"), "required: --note"),
+    Case(
+        "reject with an empty note",
+        ("reject", "{pending}", "--note", " "),
+        "note: say what to change",
+        state="catalog",
+    ),
+    Case("serve on port 0", ("serve", "--port", "0"), "--port: must be from 1 to 65535"),
+    Case("serve beyond loopback", ("serve", "--host", "0.0.0.0"), "is not a loopback address"),
     Case("migrate extra argument", ("migrate", "now"), "unrecognized arguments: now"),
     Case("demo extra flag", ("demo", "--fast"), "unrecognized arguments: --fast"),
 ]
