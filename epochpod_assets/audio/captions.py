@@ -10,6 +10,7 @@ of the segment's spoken characters (numbers and abbreviations counted as the voi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,10 +50,17 @@ class Caption:
         return " ".join(self.lines)
 
 
+@functools.lru_cache(maxsize=8192)
 def spoken_weight(text: str) -> int:
     """How long `text` takes to say, in spoken letters (plus one per word for the gaps)."""
-    said = spoken(text)
+    # Most words are plain words, said as written: only the rest need the normalizer.
+    said = text if _PLAIN.fullmatch(text) else spoken(text)
     return len(re.findall(r"\w", said)) + len(said.split())
+
+
+# One word the normalizer leaves alone: letters (and inner apostrophes), then at most a
+# comma-like mark and closing quotes; no digits, symbols or abbreviation dots.
+_PLAIN = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*[,;:!?]?[\"'\u2019\u201d)]*")
 
 
 def wrap(text: str, width: int = MAX_LINE_CHARS) -> tuple[str, ...] | None:
