@@ -217,3 +217,26 @@ def test_source_ref_rejects_other_schemes() -> None:
         SourceRef(location="ftp://example.org/a.txt")
     with pytest.raises(ValueError, match="file path or an http"):
         SourceRef(location="   ")
+
+
+def test_a_redirect_to_a_private_address_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A public page that redirects to an internal one must not get the internal one fetched:
+    the first hop is let through as if it were public, the redirect's target is checked anew."""
+    from epochpod_assets.history import fetch
+
+    real = fetch._blocked
+    calls: list[str] = []
+
+    def first_hop_public(address: str) -> str | None:
+        calls.append(address)
+        return None if len(calls) == 1 else real(address)
+
+    monkeypatch.setattr(fetch, "_blocked", first_hop_public)
+    with (
+        serve(
+            {"/public": redirect("/internal"), "/internal": body(b"secret", "text/plain")}
+        ) as base,
+        pytest.raises(FetchError, match="is a loopback address"),
+    ):
+        fetch_url(f"{base}/public", FetchPolicy(timeout_seconds=5))
+    assert len(calls) == 2
