@@ -93,7 +93,7 @@ _NOT_NAMES = _names(
 # Words after which a numeral counts rather than orders: "World War II" is "World War Two".
 CARDINAL_AFTER = _names(
     "War Part Chapter Act Book Volume Vol Article Phase Section Scene Title Apollo Vatican "
-    "Mark Type Stage Level Round Class Grade Psalm Canto Appendix Figure Plate Annex"
+    "Mark Type Stage Level Round Class Grade Psalm Canto Appendix Figure Plate Annex Episode"
 )
 # After "Henry I" these words say the "I" is the speaker, not the king ("Henry, I think..."
 # written without its comma).
@@ -192,12 +192,14 @@ def _regnal(match: re.Match[str]) -> str:
         return match.group(0)
     if value > MAX_REGNAL or name in _NOT_NAMES:
         return match.group(0)  # "the MIX", "Louis MMXX": not a king's number
+    if numeral == "I" and _PRONOUN_NEXT.match(match.string, match.end("numeral")):
+        return match.group(0)  # "Henry I think", "Part I mean"
+    if name == "War" and not match.string[: match.start()].endswith("World "):
+        return match.group(0)  # "after the War I went home": only World War I is a number
     if name in CARDINAL_AFTER:
         return f"{name} {cardinal(value).title()}{rest}"
     known = name in REGNAL_NAMES or any(part in REGNAL_NAMES for part in name.split("-"))
     if len(numeral) == 1 and not known:
-        return match.group(0)
-    if numeral == "I" and _PRONOUN_NEXT.match(match.string, match.end("numeral")):
         return match.group(0)
     return f"{name} the {ordinal(value).title()}{rest}"
 

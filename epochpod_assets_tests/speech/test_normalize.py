@@ -26,6 +26,16 @@ from epochpod_assets.speech.lexicon import (
 from epochpod_assets.speech.normalize import spoken
 
 CASES: list[tuple[str, str]] = [
+    ("After the War I went home.", "After the War I went home."),
+    ("Part I think is best.", "Part I think is best."),
+    ("Star Wars Episode IV came out.", "Star Wars Episode Four came out."),
+    ("Malcolm X spoke in 1964.", "Malcolm X spoke in nineteen sixty-four."),
+    ("Pope Leo X was a Medici.", "Pope Leo the Tenth was a Medici."),
+    ("Room 101 was feared.", "Room one hundred and one was feared."),
+    ("In the 14th and 15th centuries.", "In the fourteenth and fifteenth centuries."),
+    ("It lasted 1,000 years.", "It lasted one thousand years."),
+    ("Henry V's army was tired.", "Henry the Fifth's army was tired."),
+    ("The year 200 CE was quiet.", "The year two hundred C E was quiet."),
     ("Louis XIV ruled France.", "Louis the Fourteenth ruled France."),
     ("Henry VIII had six wives.", "Henry the Eighth had six wives."),
     ("Elizabeth I never married.", "Elizabeth the First never married."),
