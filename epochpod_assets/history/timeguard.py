@@ -228,6 +228,11 @@ _QUANTITY_WORDS = {
     "another", "these", "those", "every", "extra", "additional", "least", "most", "fully",
     "numbering", "totalling", "totaling", "counting", "costing", "cost", "paid", "weighing",
     "measuring", "perhaps", "maybe", "barely", "scarcely", "mere", "full", "whole", "x",
+    # verbs whose object is a number of people or things: "lost 1200 at Gergovia"
+    "lost", "killed", "captured", "had", "brought", "raised", "sent", "gathered", "mustered",
+    "fielded", "recruited", "levied", "owned", "kept", "fed", "slew", "freed", "enslaved",
+    "hired", "armed", "owed", "gave", "received", "collected", "counted", "sold", "bought",
+    "sacrificed", "housed", "carried", "employed", "led", "commanded", "buried", "baptized",
 }  # fmt: skip
 # A number right after one of these is a year, whatever follows it ("in 1500 the city fell").
 _YEAR_WORDS = {
@@ -248,6 +253,12 @@ _COUNT_NOUNS = {
     "rice", "wheat", "wine", "oil", "salt", "tea", "silk", "cotton", "wool", "timber", "stone",
     "steel", "iron", "coal", "ton", "tonne", "tonnes", "long", "high", "deep", "wide", "tall",
     "away", "distant", "aboard", "below", "above", "so",
+    # irregular plurals and collective nouns that do not end in s
+    "oxen", "brethren", "folk", "kin", "nobility", "peasantry", "gentry", "youth", "livestock",
+    "poultry", "swine", "personnel", "aircraft", "artillery",
+    # old and non-English units and money
+    "stadia", "drachmae", "denarii", "sestertii", "aurei", "minae", "talenta", "iugera",
+    "jugera", "passus", "koku", "ryo", "mu", "liang", "cash", "lakh", "crore", "rai", "yen",
 }  # fmt: skip
 # Nouns for a group of people or things, whose size follows "of": "an army of 1500". Not
 # nouns that take a year ("the voyage of 1492", "the census of 1801", "the March of 1812").
@@ -283,6 +294,9 @@ def _next_words(text: str, end: int, count: int = 2) -> list[str]:
 
 def _is_count(word: str) -> bool:
     if word in _COUNT_NOUNS:
+        return True
+    # horsemen, spearmen, oarsmen, footmen
+    if len(word) > 4 and word.endswith("men"):
         return True
     return len(word) > 3 and word.endswith("s") and word not in _NOT_PLURAL
 

@@ -220,3 +220,19 @@ def test_group_sizes_are_counts_but_events_of_a_year_are_years(
     text: str, expected: list[str]
 ) -> None:
     assert terms(text, "44 BC") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "as_of"),
+    [
+        ("We marched 1500 stadia in a month.", "330 BC"),
+        ("Two thousand horsemen and 1500 spearmen followed me.", "44 BC"),
+        ("My legion lost 1200 at Gergovia.", "44 BC"),
+        ("We sacrificed 1000 oxen.", "480 BC"),
+        ("He brought 2000 to the battle.", "44 BC"),
+        ("The lord sent 1000 koku of rice.", "1010"),
+        ("They paid 1500 drachmae.", "430 BC"),
+    ],
+)
+def test_counts_in_old_units_and_after_verbs_are_not_years(text: str, as_of: str) -> None:
+    assert terms(text, as_of) == []
