@@ -55,6 +55,16 @@ def explain(error: BaseException) -> tuple[int, list[str]]:
     from epochpod_assets.requests import RequestError
     from epochpod_assets.settings import SettingsError
 
+    # Dagster wraps what fails inside it ("Error executing resource_fn on ResourceDefinition
+    # writer"): the error underneath is the one to explain, with the wrapper's "where".
+    where = ""
+    while type(error).__name__.startswith("Dagster") and (error.__cause__ or error.__context__):
+        resource = re.search(r"on ResourceDefinition (\w+)", str(error))
+        where = f"resource {resource.group(1)} could not start: " if resource else where
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    if where:
+        code, lines = explain(error)
+        return code, [where + line for line in lines]
     if isinstance(error, CommandError):
         return error.exit_code, [error.message]
     if isinstance(error, RequestError | SettingsError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,3 +141,26 @@ def test_text_that_never_passed_validation_cannot_drive_the_terminal(
         assert code == 0, err
         assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
         assert "\\u001b]0;pwned\\u0007" in out
+
+
+def test_an_error_dagster_wraps_is_explained_by_the_one_underneath() -> None:
+    import dagster as dg
+
+    from epochpod_assets.cli.errors import explain
+
+    for inner, code, line in [
+        (ValueError("the region is closed"), 1, "ValueError: the region is closed"),
+        (settings.SettingsError(["EPOCHPOD_X='1': expected y"]), 2, "EPOCHPOD_X='1': expected y"),
+    ]:
+        try:
+            try:
+                raise inner
+            except Exception as error:
+                raise dg.DagsterResourceFunctionError(
+                    "Error executing resource_fn on ResourceDefinition writer",
+                    user_exception=error,
+                    original_exc_info=sys.exc_info(),
+                ) from error
+        except Exception as wrapped:
+            assert explain(wrapped)[0] == code
+            assert explain(wrapped)[1][0].startswith(f"resource writer could not start: {line}")
