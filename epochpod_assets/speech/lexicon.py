@@ -183,6 +183,8 @@ class Lexicon:
             converted = espeak_phonemes(entry.ipa)
             if converted:
                 return f"[[{converted}]]"
+        if written[:1].islower() and entry.say[:1].isupper():
+            return entry.say[:1].lower() + entry.say[1:]  # "the ides of March": "the eyedz"
         return entry.say
 
 
