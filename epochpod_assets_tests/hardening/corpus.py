@@ -494,6 +494,20 @@ ENV += [
         env={"EPOCHPOD_DATABASE_URL": f"postgresql://ada:{SECRET}@127.0.0.1:1/pod"},
     ),
     Case(
+        "catalog file that is not a database",
+        ("status",),
+        "catalog database sqlite:///{tmp}/a_file: file is not a database",
+        code=FAILED,
+        env={"EPOCHPOD_DATABASE_URL": "sqlite:///{tmp}/a_file"},
+    ),
+    Case(
+        "catalog file that is a folder",
+        ("status", "--json"),
+        "catalog database sqlite:///{tmp}/a_dir: unable to open database file",
+        code=FAILED,
+        env={"EPOCHPOD_DATABASE_URL": "sqlite:///{tmp}/a_dir"},
+    ),
+    Case(
         "unreachable PostgreSQL on enqueue",
         ENQUEUE_ADA,
         "catalog database postgresql://127.0.0.1:1/pod:",
