@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -70,7 +71,12 @@ Name = Annotated[str, Field(max_length=120), AfterValidator(_clean_text)]
 Topic = Annotated[str, Field(max_length=300), AfterValidator(_clean_text)]
 Prose = Annotated[str, Field(max_length=500), AfterValidator(_clean_text)]
 UserId = Annotated[str, Field(max_length=64), AfterValidator(_clean_text)]
-Voice = Annotated[str, AfterValidator(_known_voice)]
+# The schema names the voices, so the launchpad's typed form offers them and flags a typo.
+Voice = Annotated[
+    str,
+    AfterValidator(_known_voice),
+    WithJsonSchema({"type": "string", "enum": list(VOICES), "title": "Voice"}),
+]
 
 # More sources than this is a reading list, not an episode's grounding.
 MAX_SOURCES = 12

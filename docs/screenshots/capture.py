@@ -29,15 +29,19 @@ from typing import Any
 from websockets.sync.client import connect
 
 HERE = Path(__file__).resolve().parent
-# The launchpad config of a request the request model refuses: blank topic, unknown voice.
-BAD_ORDER = """interview:
-  guest_name: Ada Lovelace
-  topic: "   "
-  host_voice: darth
-"""
+# A request the launchpad's typed form refuses as it is typed: no topic, minutes as a word,
+# a voice that does not exist.
 MISSING_FIELD = """interview:
   guest_name: Ada Lovelace
   target_minutes: "five"
+  host_voice: darth
+"""
+# Well typed, refused by the request model when the launch is built: a blank topic, and the
+# host given the guest's voice.
+BAD_ORDER = """interview:
+  guest_name: Ada Lovelace
+  topic: "   "
+  host_voice: echo
 """
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import typing
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import dagster as dg
@@ -51,11 +52,19 @@ def _config_type(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Any:
         # A union (say, a date written "44 BC" or as its parts): the model decides.
         return dg.Any
     kind = schema.get("type")
+    if kind == "string" and schema.get("enum"):
+        return _enum(str(schema.get("title") or "Choice"), tuple(schema["enum"]))
     if kind in _SCALARS:
         return _SCALARS[kind]
     if kind == "array":
         return dg.Array(_config_type(schema.get("items", {}), defs))
     return dg.Any
+
+
+@cache
+def _enum(name: str, values: tuple[str, ...]) -> dg.Enum:
+    # One object per name: Dagster refuses two different config types of the same name.
+    return dg.Enum(name, [dg.EnumValue(value) for value in values])
 
 
 def _shape(schema: Mapping[str, Any], defs: Mapping[str, Any], skip: str = "") -> dg.Shape:

@@ -643,7 +643,7 @@ LAUNCH: list[tuple[str, dict[str, Any], str]] = [
     (
         "fields with markup voice",
         {"interview": {**_FIELDS, "guest_voice": "[/]"}},
-        "guest_voice: unknown voice",
+        "root:interview:guest_voice not in enum type Voice",
     ),
     (
         "fields field of another format",
