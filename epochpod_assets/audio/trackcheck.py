@@ -132,13 +132,32 @@ def check_folder(folder: Path) -> tuple[list[str], dict[str, int]]:
         counts["captions"] += 1
         counts["cues"] += len(read_webvtt(vtt))
         problems += [f"{path}: {p}" for p in limit_problems(vtt)]
+    numbered: dict[Path, dict[str, str]] = {}  # folder -> file name -> TRCK
     for path in sorted(folder.rglob("*.mp3")):
         mp3 = path.read_bytes()
         counts["tracks"] += 1
         counts["chapters"] += len(ffmpeg_chapters(mp3))
-        counts["numbered"] += track_number(mp3) is not None
         problems += [f"{path}: {p}" for p in mp3_problems(mp3)]
+        if (number := track_number(mp3)) is not None:
+            counts["numbered"] += 1
+            numbered.setdefault(path.parent, {})[path.name] = number
+    for parent, tracks in numbered.items():
+        problems += [f"{parent}: {p}" for p in numbering_problems(tracks)]
     return problems, counts
+
+
+def numbering_problems(tracks: dict[str, str]) -> list[str]:
+    """Numbered tracks of one episode ({file name: TRCK}): numbered 1 to N out of N, and a
+    file named `nK.mp3` (an adventure node) is track K."""
+    problems = []
+    total = len(tracks)
+    expected = [f"{k}/{total}" for k in range(1, total + 1)]
+    if sorted(tracks.values(), key=lambda t: int(t.split("/")[0])) != expected:
+        problems.append(f"track numbers {sorted(tracks.values())} are not 1/{total}..{total}")
+    for name, number in tracks.items():
+        if (node := re.fullmatch(r"n(\d+)\.mp3", name)) and node.group(1) != number.split("/")[0]:
+            problems.append(f"{name} is tagged track {number}")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,7 @@ from epochpod_assets.audio.espeak import EspeakVoice
 from epochpod_assets.audio.trackcheck import (
     ffmpeg_chapters,
     mp3_problems,
+    numbering_problems,
     stored_frames,
     track_number,
 )
@@ -162,3 +163,14 @@ def test_chapters_in_order_keeps_other_frames_in_place(chaptered_mp3: bytes) -> 
 
 def test_numbered_tracks_carry_trck(chaptered_mp3: bytes) -> None:
     assert track_number(chaptered_mp3) == "4/7"
+
+
+def test_numbering_problems() -> None:
+    assert numbering_problems({"n1.mp3": "1/3", "n2.mp3": "2/3", "n3.mp3": "3/3"}) == []
+    assert numbering_problems({"n1.mp3": "2/3", "n2.mp3": "1/3", "n3.mp3": "3/3"}) == [
+        "n1.mp3 is tagged track 2/3",
+        "n2.mp3 is tagged track 1/3",
+    ]
+    assert numbering_problems({"n1.mp3": "1/3", "n2.mp3": "2/3"}) == [
+        "track numbers ['1/3', '2/3'] are not 1/2..2"
+    ]
