@@ -4,40 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from rich.live import Live
 from rich.table import Table
 
 from epochpod_assets.console import console as make_console
 from epochpod_assets.console import episode_table
+from epochpod_assets.formats import formats
 from epochpod_assets.intake import enqueue, open_catalog
 from epochpod_assets.status import TERMINAL, Stage
 
-DEMO_REQUESTS = [
-    {
-        "format": "interview",
-        "guest_name": "Albert Einstein",
-        "topic": "the theory of relativity",
-        "angle": "how a patent clerk rethought space and time",
-        "target_minutes": 3,
-    },
-    {
-        "format": "debate",
-        "topic": "whether the printing press did more good than harm",
-        "participants": [
-            {"name": "Martin Luther", "position": "print spread truth to ordinary people"},
-            {"name": "Erasmus", "position": "print spread quarrels faster than wisdom"},
-        ],
-        "rounds": 2,
-        "target_minutes": 3,
-    },
-    {
-        "format": "adventure",
-        "setting": "Rome on the Ides of March, 44 BC",
-        "premise": "You are a messenger carrying a warning to Julius Caesar.",
-        "target_minutes": 3,
-    },
-]
+
+def demo_requests() -> list[dict[str, Any]]:
+    """One short request of every registered format, each from its own package."""
+    return [fmt.demo_request() for fmt in formats()]
 
 
 def run_demo() -> int:
@@ -47,7 +28,7 @@ def run_demo() -> int:
     console = make_console()
     started = time.monotonic()
     db = open_catalog()
-    ids = [enqueue(request, db) for request in DEMO_REQUESTS]
+    ids = [enqueue(request, db) for request in demo_requests()]
     console.print(f"queued {len(ids)} episodes: {', '.join(ids)}")
     instance = dagster_instance()
 

@@ -8,7 +8,7 @@ from typing import Any
 from epochpod_assets import settings
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.history.sources import SourceError, ingest
-from epochpod_assets.requests import EpisodeRequestModel, RequestError, parse_request
+from epochpod_assets.requests import RequestBase, RequestError, parse_request
 from epochpod_assets.storage import MediaStore
 
 
@@ -77,8 +77,8 @@ class _Staged:
 
 
 def accept_sources(
-    request: EpisodeRequestModel, store: MediaStore, base_dir: Path | None = None
-) -> EpisodeRequestModel:
+    request: RequestBase, store: MediaStore, base_dir: Path | None = None
+) -> RequestBase:
     """The request with every source file read, its text stored and named by its SHA-256.
     URLs are left for the research stage to fetch. Raises RequestError naming each bad file."""
     staged = _Staged(store)

@@ -1,12 +1,15 @@
 """What a user may ask for. Every way in (Python, command line, Dagster launchpad, the web app's
-row in the queue) is validated here, and a rejected request names the field and the problem."""
+row in the queue) is validated here, and a rejected request names the field and the problem.
+
+The fields every request has and the field types live here; each format's own request model
+lives in its package (`formats/<name>/request.py`) and is found through the registry."""
 
 from __future__ import annotations
 
 import json
 import re
 import unicodedata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -14,13 +17,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    TypeAdapter,
     ValidationError,
     WithJsonSchema,
     model_validator,
 )
 
-from epochpod_assets.history.dates import AsOf, find_date
 from epochpod_assets.history.sources import SourceRef, is_url
 from epochpod_assets.providers.voices import VOICES
 from epochpod_assets.speech.lexicon import Pronunciations
@@ -112,9 +113,13 @@ class SourceSpec(SourceRef):
         return is_url(self.location)
 
 
-class _Request(BaseModel):
+class RequestBase(BaseModel):
+    """What every format's request has. A format's request model (in its package under
+    `formats/`) subclasses this and adds `format: Literal["<name>"]` and its own fields."""
+
     model_config = ConfigDict(extra="forbid")
 
+    format: str
     user_id: UserId | None = None
     # 1 to 60 for every format (README, `--help` and the launchpad say the same).
     target_minutes: Number = Field(default=5, ge=1, le=60)
@@ -139,148 +144,10 @@ class _Request(BaseModel):
     )
 
 
-class InterviewRequest(_Request):
-    """An interview with one historical figure."""
-
-    format: Literal["interview"] = "interview"
-    guest_name: Name
-    topic: Topic
-    angle: Prose | None = None
-    host_name: Name = "The Epoch Host"
-    host_voice: Voice = "onyx"
-    guest_voice: Voice = "echo"
-    as_of: AsOf | None = Field(
-        default=None,
-        exclude_if=lambda v: v is None,
-        description="the date the guest speaks from (1921, 44 BC, 1921-06-14); default: the "
-        "last year of their life the research stage finds",
-    )
-
-    @model_validator(mode="after")
-    def _distinct_speakers(self) -> InterviewRequest:
-        if self.host_name.casefold() == self.guest_name.casefold():
-            raise ValueError("guest_name must differ from host_name")
-        if self.host_voice == self.guest_voice:
-            raise ValueError(
-                "guest_voice must differ from host_voice so listeners can tell them apart"
-            )
-        return self
-
-
-class Participant(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Name
-    position: Topic
-    voice: Voice | None = None
-    as_of: AsOf | None = Field(
-        default=None, description="the date this participant speaks from (default: the debate's)"
-    )
-
-
-# Shorter turns than this are not a debate, and cannot be spoken naturally.
-MIN_WORDS_PER_TURN = 20
-
-# Participants without a voice get the first of these not already taken.
-DEBATE_VOICES = ("echo", "nova", "onyx", "shimmer", "fable", "coral")
-
-
-class DebateRequest(_Request):
-    """A moderated debate between two to four historical figures."""
-
-    format: Literal["debate"] = "debate"
-    topic: Topic
-    participants: list[Participant] = Field(min_length=2, max_length=4)
-    moderator_name: Name = "The Epoch Moderator"
-    moderator_voice: Voice = "alloy"
-    rounds: Count = Field(default=3, ge=1, le=6)
-    as_of: AsOf | None = Field(
-        default=None,
-        exclude_if=lambda v: v is None,
-        description="the date of the meeting, for every participant without a date of their own",
-    )
-
-    @model_validator(mode="after")
-    def _cast_is_distinct(self) -> DebateRequest:
-        names = [self.moderator_name.casefold()] + [p.name.casefold() for p in self.participants]
-        if len(set(names)) != len(names):
-            raise ValueError("participants and moderator must all have different names")
-        taken = {self.moderator_voice} | {p.voice for p in self.participants if p.voice}
-        voiced: list[Participant] = []
-        spare = [v for v in DEBATE_VOICES if v not in taken]
-        for p in self.participants:
-            voiced.append(p if p.voice else p.model_copy(update={"voice": spare.pop(0)}))
-        voices = [self.moderator_voice] + [p.voice for p in voiced]
-        if len(set(voices)) != len(voices):
-            raise ValueError(
-                "every speaker needs a different voice so listeners can tell them apart"
-            )
-        self.participants = voiced
-        return self
-
-    @model_validator(mode="after")
-    def _rounds_fit_the_length(self) -> DebateRequest:
-        # Every round needs the moderator's question and a real answer from everyone.
-        per_round = (len(self.participants) + 1) * MIN_WORDS_PER_TURN
-        room = self.target_minutes * 150 - 40  # less the opening and closing
-        if self.rounds * per_round > room:
-            most = max(int(room // per_round), 0)
-            raise ValueError(
-                f"rounds: {self.rounds} rounds with {len(self.participants)} participants do "
-                f"not fit in {self.target_minutes:g} minutes; use at most {most} rounds, "
-                "or more minutes"
-            )
-        return self
-
-
-class AdventureRequest(_Request):
-    """A branching choose-your-own-adventure story: one audio track per story node."""
-
-    format: Literal["adventure"] = "adventure"
-    setting: Topic
-    protagonist: Name = "you"
-    premise: Prose | None = None
-    narrator_voice: Voice = "fable"
-    depth: Count = Field(default=3, ge=1, le=4, description="levels of choices before an ending")
-    choices: Count = Field(default=2, ge=2, le=3, description="choices offered at each node")
-    as_of: AsOf | None = Field(
-        default=None,
-        exclude_if=lambda v: v is None,
-        description='the story\'s date; default: the date in the setting ("Rome, 44 BC")',
-    )
-
-    @model_validator(mode="after")
-    def _story_has_a_date(self) -> AdventureRequest:
-        # The time guard needs the story's present; a setting that names none must say it.
-        if self.as_of is None:
-            try:
-                self.as_of = find_date(self.setting)
-            except ValueError as e:
-                raise ValueError(f"setting: {e}, or give as_of") from None
-        return self
-
-    @property
-    def node_count(self) -> int:
-        return sum(self.choices**level for level in range(self.depth))
-
-
-EpisodeRequest = Annotated[
-    InterviewRequest | DebateRequest | AdventureRequest, Field(discriminator="format")
-]
-_adapter: TypeAdapter[InterviewRequest | DebateRequest | AdventureRequest] = TypeAdapter(
-    EpisodeRequest
-)
-
-EpisodeRequestModel = InterviewRequest | DebateRequest | AdventureRequest
-
-FORMAT_TYPES = {"interview": "INTERVIEW", "debate": "DEBATE", "adventure": "ADVENTURE"}
-
-
 def _problems(error: ValidationError) -> list[str]:
     problems = []
     for e in error.errors():
-        # The discriminator's tag name adds noise: "interview.guest_name" -> "guest_name".
-        loc = [str(part) for part in e["loc"] if str(part) not in FORMAT_TYPES]
+        loc = [str(part) for part in e["loc"]]
         field = ".".join(loc) or "request"
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "missing":
@@ -294,13 +161,13 @@ def _problems(error: ValidationError) -> list[str]:
     return problems
 
 
-def parse_request(raw: Any) -> InterviewRequest | DebateRequest | AdventureRequest:
+def parse_request(raw: Any) -> RequestBase:
     """Validate a request given as a model, a dict or JSON text; raise RequestError if bad.
 
     Total: whatever arrives (from the command line, the launchpad or a row someone wrote by
     hand), the answer is a valid request or a RequestError, never another exception.
     """
-    if isinstance(raw, InterviewRequest | DebateRequest | AdventureRequest):
+    if isinstance(raw, RequestBase):
         raw = raw.model_dump()
     if isinstance(raw, bytes):
         try:
@@ -317,14 +184,20 @@ def parse_request(raw: Any) -> InterviewRequest | DebateRequest | AdventureReque
         raise RequestError(["request: is nested too deeply or holds a number too long"]) from None
     if size > MAX_REQUEST_BYTES:
         raise RequestError([_too_big(raw)])
+    # The registry, not this module, knows the formats (imported here: the format packages
+    # import this module's field types).
+    from epochpod_assets.formats import registry
+
     kind = raw.get("format")
-    if not isinstance(kind, str) or kind not in FORMAT_TYPES:
+    names = registry.names()
+    if not isinstance(kind, str) or kind not in names:
         shown = repr(kind) if isinstance(kind, str | None) else f"a {type(kind).__name__}"
-        raise RequestError([f"format: must be one of {', '.join(FORMAT_TYPES)} (got {shown})"])
+        raise RequestError([f"format: must be one of {', '.join(names)} (got {shown})"])
     try:
-        return _adapter.validate_python(raw)
+        request: RequestBase = registry.by_name(kind).request_model.model_validate(raw)
     except ValidationError as e:
         raise RequestError(_problems(e)) from None
+    return request
 
 
 def _size(value: Any) -> int:

@@ -18,7 +18,7 @@ episodes = sa.Table(
     "episodes",
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("type", sa.String(16), nullable=False),  # INTERVIEW | DEBATE | ADVENTURE
+    sa.Column("type", sa.String(16), nullable=False),  # a registered format's episode_type
     sa.Column("status", sa.String(16), nullable=False, server_default="DRAFT"),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("subtitle", sa.Text),
@@ -121,6 +121,22 @@ adventure_details = sa.Table(
     sa.Column("entry_node", sa.String(40), nullable=False),
     # {node_id: {title, choices: [{label, next}], audio_url, audio_bytes, duration_seconds}}
     sa.Column("story_map", sa.JSON, nullable=False),
+)
+
+# Every format's published detail as JSON (what `EpisodeFormat.detail` returns), so a new
+# format needs no table and no migration. The three tables above keep being written for the web
+# app, which reads them (migration 0005).
+episode_details = sa.Table(
+    "episode_details",
+    metadata,
+    sa.Column(
+        "episode_id",
+        sa.String(40),
+        sa.ForeignKey("episodes.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
 )
 
 generation_metrics = sa.Table(

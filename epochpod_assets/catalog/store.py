@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import json
 import secrets
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -18,28 +19,17 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 from epochpod_assets.catalog.schema import (
-    adventure_details,
-    debate_details,
+    episode_details,
     episode_edits,
     episodes,
     generation_metrics,
-    interview_details,
 )
+from epochpod_assets.formats import registry
 from epochpod_assets.providers.base import Usage
-from epochpod_assets.requests import (
-    FORMAT_TYPES,
-    AdventureRequest,
-    DebateRequest,
-    InterviewRequest,
-)
+from epochpod_assets.requests import RequestBase
 from epochpod_assets.status import Stage
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-DETAIL_TABLES = {
-    "INTERVIEW": interview_details,
-    "DEBATE": debate_details,
-    "ADVENTURE": adventure_details,
-}
 # Any Postgres-wide constant works; it keeps two processes from migrating at once.
 _MIGRATION_LOCK_ID = 7_302_114
 
@@ -120,17 +110,18 @@ class Catalog:
 
     # --- intake ---------------------------------------------------------------------------
 
-    def enqueue(self, request: InterviewRequest | DebateRequest | AdventureRequest) -> str:
+    def enqueue(self, request: RequestBase) -> str:
+        fmt = registry.by_name(request.format)
         now = utcnow()
         episode_id = new_episode_id()
         with self.engine.begin() as conn:
             conn.execute(
                 episodes.insert().values(
                     id=episode_id,
-                    type=FORMAT_TYPES[request.format],
+                    type=fmt.episode_type,
                     status="DRAFT",
-                    title=placeholder_title(request),
-                    topic=getattr(request, "topic", None) or getattr(request, "setting", None),
+                    title=fmt.placeholder_title(request),
+                    topic=fmt.catalog_topic(request),
                     user_id=request.user_id,
                     request=request.model_dump(mode="json"),
                     generation_status=Stage.PENDING.value,
@@ -293,9 +284,15 @@ class Catalog:
                     updated_at=now,
                 )
             )
-            table = DETAIL_TABLES[kind]
-            conn.execute(table.delete().where(table.c.episode_id == episode_id))
-            conn.execute(table.insert().values(episode_id=episode_id, **detail))
+            detail = _json_values(detail)
+            generic = episode_details
+            conn.execute(generic.delete().where(generic.c.episode_id == episode_id))
+            conn.execute(generic.insert().values(episode_id=episode_id, type=kind, detail=detail))
+            # The web app reads the formats that have a table of their own from that table.
+            table = registry.format_for(kind).detail_table
+            if table is not None:
+                conn.execute(table.delete().where(table.c.episode_id == episode_id))
+                conn.execute(table.insert().values(episode_id=episode_id, **detail))
 
     def record_usage(
         self, episode_id: str, stage: str, run_id: str, usage: Usage, wall_seconds: float
@@ -439,13 +436,43 @@ class Catalog:
             row = conn.execute(sa.select(episodes).where(episodes.c.id == episode_id)).one_or_none()
         return dict(row._mapping) if row else None
 
-    def detail(self, episode_id: str, kind: str) -> dict[str, Any] | None:
-        table = DETAIL_TABLES[kind]
+    def detail(self, episode_id: str, kind: str | None = None) -> dict[str, Any] | None:
+        """The published episode's format detail (`EpisodeFormat.detail`), with its id; None
+        before it is published. `kind` is accepted for callers that know the type; every
+        format's detail is in one table."""
+        generic = episode_details
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(table).where(table.c.episode_id == episode_id)
+                sa.select(generic.c.detail).where(generic.c.episode_id == episode_id)
             ).one_or_none()
-        return dict(row._mapping) if row else None
+        return {"episode_id": episode_id, **row.detail} if row else None
+
+    def published(self) -> list[dict[str, Any]]:
+        """Every published episode for the feed, newest first, with its format detail (the
+        `detail` JSON, {} when it has none)."""
+        e, d = episodes.c, episode_details.c
+        query = (
+            sa.select(
+                e.id,
+                e.type,
+                e.title,
+                e.description,
+                e.published_at,
+                e.audio_url,
+                e.audio_bytes,
+                e.duration_seconds,
+                d.detail,
+            )
+            .select_from(episodes.outerjoin(episode_details))
+            .where(e.status == "PUBLISHED")
+            .where(e.published_at.is_not(None))
+            .order_by(e.published_at.desc(), e.id.desc())
+        )
+        with self.engine.connect() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+        for row in rows:
+            row["detail"] = row["detail"] or {}
+        return rows
 
     def list(self, limit: int = 50) -> list[dict[str, Any]]:
         query = sa.select(episodes).order_by(episodes.c.created_at.desc(), episodes.c.id.desc())
@@ -488,15 +515,15 @@ def _close_open_edits(episode_id: str, reason: str) -> sa.Update:
     )
 
 
-def placeholder_title(request: InterviewRequest | DebateRequest | AdventureRequest) -> str:
+def _json_values(detail: Mapping[str, Any]) -> dict[str, Any]:
+    # What goes into a JSON column must come back the same from SQLite and PostgreSQL alike.
+    decoded: dict[str, Any] = json.loads(json.dumps(dict(detail), default=str))
+    return decoded
+
+
+def placeholder_title(request: RequestBase) -> str:
     """The title shown while generating, as the original web app wrote it."""
-    match request:
-        case InterviewRequest():
-            return f"Generating interview with {request.guest_name}..."
-        case DebateRequest():
-            return f"Generating debate on {request.topic}..."
-        case AdventureRequest():
-            return f"Generating adventure in {request.setting}..."
+    return registry.by_name(request.format).placeholder_title(request)
 
 
 def _make_engine(url: str) -> sa.Engine:

@@ -12,13 +12,12 @@ from typing import Any
 from epochpod_assets.cli.common import Subparsers, jsonable, open_catalog
 from epochpod_assets.cli.errors import UsageError
 from epochpod_assets.editorial import cli as editorial_cli
-from epochpod_assets.providers.voices import VOICES
+from epochpod_assets.formats import registry
 from epochpod_assets.requests import MAX_PARSED_BYTES, MAX_REQUEST_BYTES, RequestError
 
 # Read past the limit, so the size error can name the field that is too long; never the whole
 # of what a path points at (/dev/zero, a log file given by mistake).
 READ_CAP = MAX_PARSED_BYTES
-VOICE_HELP = f"one of {', '.join(VOICES)}"
 
 
 def register(commands: Subparsers) -> None:
@@ -67,46 +66,11 @@ def register(commands: Subparsers) -> None:
         help="stop after the script until `epochpod approve` (default: EPOCHPOD_REVIEW_DEFAULT)",
     )
 
-    interview = formats.add_parser(
-        "interview", parents=[common, dated], help="an interview with one historical figure"
-    )
-    interview.add_argument(
-        "--guest-name", "--guest", dest="guest_name", help="the historical figure (required)"
-    )
-    interview.add_argument("--topic", help="what the interview is about (required)")
-    interview.add_argument("--angle", help="an angle or question to pursue")
-    interview.add_argument("--host-name", help="the host's name (default The Epoch Host)")
-    interview.add_argument("--host-voice", help=f"the host's voice: {VOICE_HELP}")
-    interview.add_argument("--guest-voice", help=f"the guest's voice: {VOICE_HELP}")
-
-    debate = formats.add_parser(
-        "debate", parents=[common, dated], help="a moderated debate between 2 to 4 figures"
-    )
-    debate.add_argument("--topic", help="the motion debated (required)")
-    debate.add_argument(
-        "--participant",
-        action="append",
-        metavar="NAME=POSITION[=VOICE[=AS_OF]]",
-        help="a participant and the position they argue; repeat for each (2 to 4); AS_OF is "
-        "the date they speak from (default --as-of), e.g. 'Adam Smith=free trade==1776'",
-    )
-    debate.add_argument("--moderator-name", help="the moderator's name")
-    debate.add_argument("--moderator-voice", help=f"the moderator's voice: {VOICE_HELP}")
-    debate.add_argument("--rounds", type=int, help="rounds of questions, 1 to 6 (default 3)")
-
-    adventure = formats.add_parser(
-        "adventure", parents=[common, dated], help="a branching choose-your-own-adventure story"
-    )
-    adventure.add_argument("--setting", help="where and when the story happens (required)")
-    adventure.add_argument("--protagonist", help="who the listener is (default you)")
-    adventure.add_argument("--premise", help="the situation the story starts from")
-    adventure.add_argument("--narrator-voice", help=f"the narrator's voice: {VOICE_HELP}")
-    adventure.add_argument(
-        "--depth", type=int, help="levels of choices before an ending, 1 to 4 (default 3)"
-    )
-    adventure.add_argument(
-        "--choices", type=int, help="choices offered at each node, 2 or 3 (default 2)"
-    )
+    # Each format brings its own flags (its package's `add_arguments`); --as-of goes to the
+    # formats whose request has a date.
+    for fmt in registry.formats():
+        parents = [common, dated] if "as_of" in fmt.request_model.model_fields else [common]
+        fmt.add_arguments(formats.add_parser(fmt.name, parents=parents, help=fmt.summary))
 
     # Bring your own script (editorial/own_script.py).
     editorial_cli.register_enqueue(formats, common, dated)
@@ -158,17 +122,16 @@ def request_from_args(args: argparse.Namespace) -> Any:
         whole = parse_request(raw).model_dump(mode="json")
         whole["sources"] = whole.get("sources", []) + [{"location": s} for s in args.source_more]
         return whole
-    skip = {"command", "format", "json", "participant", "run", "debug", "source", "say"}
-    request: dict[str, Any] = {
+    skip = {"command", "format", "json", "run", "debug", "source", "say"}
+    given = {
         key: value for key, value in vars(args).items() if key not in skip and value is not None
     }
+    request = registry.by_name(args.format).request_fields(given)
     request["format"] = args.format
     if args.source:
         request["sources"] = [{"location": location} for location in args.source]
     if getattr(args, "say", None):
         request["pronunciations"] = dict(_pronunciation(spec) for spec in args.say)
-    if args.format == "debate" and args.participant:
-        request["participants"] = [_participant(p) for p in args.participant]
     return request
 
 
@@ -197,15 +160,3 @@ def _pronunciation(spec: str) -> tuple[str, str | dict[str, str]]:
     if not word.strip() or not say.strip():
         raise UsageError(f"--say: expected WORD=RESPELLING or WORD=RESPELLING=IPA, got {spec!r}")
     return word, ({"say": say, "ipa": ipa} if ipa else say)
-
-
-def _participant(spec: str) -> dict[str, str]:
-    name, _, rest = spec.partition("=")
-    position, _, rest = rest.partition("=")
-    voice, _, as_of = rest.partition("=")
-    participant = {"name": name, "position": position}
-    if voice:
-        participant["voice"] = voice
-    if as_of:
-        participant["as_of"] = as_of
-    return participant

@@ -1,10 +1,10 @@
 """Asset checks: what a producer would verify before an episode goes out.
 
-On `episode_script`: the length fits the word budget, every cast member speaks, and a debate
-is balanced. On `episode_audio`: no unplanned dead air, the duration matches the script, and
-every track is on the loudness target. All are blocking: a failed check stops
-`published_episode`, and the episode is left FAILED with the check's reason so the web app
-shows why instead of a run stuck in GENERATING_*.
+On `episode_script`: the length fits the word budget, every cast member speaks, and whatever
+checks a format adds of its own (a debate is balanced). On `episode_audio`: no unplanned dead
+air, the duration matches the script, and every track is on the loudness target. All are
+blocking: a failed check stops `published_episode`, and the episode is left FAILED with the
+check's reason so the web app shows why instead of a run stuck in GENERATING_*.
 
 Checks read what the assets stored (outline, script, audio manifest, MP3s) from media
 storage, so they can be re-run on their own from the Dagster UI.
@@ -28,18 +28,18 @@ from epochpod_assets.defs.partitions import episodes_partitions
 from epochpod_assets.defs.resources import CatalogResource, MediaResource
 from epochpod_assets.editorial import own_script
 from epochpod_assets.editorial.revise import editor_wrote
+from epochpod_assets.formats import formats
 from epochpod_assets.formats.base import (
     WORD_BUDGET_TOLERANCE,
     WORDS_PER_MINUTE,
+    ScriptCheck,
     TrackPlan,
-    count_words,
+    Verdict,
     section_words,
 )
 from epochpod_assets.speech.normalize import spoken_words
 from epochpod_assets.storage import MediaStore, episode_key, get_model
 
-# No debater may hold more than this share of the debaters' words (the moderator aside).
-MAX_DEBATE_SHARE = 0.60
 # Dead air longer than this, beyond the longest pause the renderer plans, is a defect.
 MAX_UNPLANNED_SILENCE_SECONDS = 3.0
 SILENCE_NOISE_DB = -50.0
@@ -56,13 +56,6 @@ class Stored:
     episode: Episode
     plans: list[TrackPlan]
     store: MediaStore
-
-
-@dataclass(frozen=True)
-class Verdict:
-    passed: bool
-    reason: str  # why it passed or failed, in a sentence the web app can show
-    metadata: dict[str, Any]
 
 
 def _stored(catalog: Catalog, store: MediaStore, episode_id: str) -> Stored:
@@ -128,13 +121,10 @@ def judge_edited_length(stored: Stored) -> Verdict:
 
 
 def _words_per_listen(stored: Stored) -> int:
-    """The budget is for one listen: the whole script, or for an adventure one path through
-    `depth` nodes, which at the nodes' average length is what a listener hears."""
+    """The budget is for one listen: the whole script, or what the format says one listen
+    hears (an adventure: one path through `depth` nodes at the nodes' average length)."""
     counts = [section_words(plan.sections) for plan in stored.plans]
-    if stored.episode.type != "ADVENTURE":
-        return sum(counts)
-    depth = max(1, int(getattr(stored.episode.request, "depth", 1)))
-    return round(sum(counts) / len(counts) * depth)
+    return int(stored.episode.format.words_per_listen(stored.episode.request, counts))
 
 
 def judge_cast_speaks(stored: Stored) -> Verdict:
@@ -156,26 +146,13 @@ def judge_cast_speaks(stored: Stored) -> Verdict:
     )
 
 
-def judge_debate_balance(stored: Stored) -> Verdict:
-    if stored.episode.type != "DEBATE":
-        return Verdict(True, "not a debate", {})
-    debaters = [p.name for p in stored.episode.request.participants]
-    words = dict.fromkeys(debaters, 0)
-    for plan in stored.plans:
-        for section in plan.sections:
-            for line in section.lines:
-                if line.speaker in words:
-                    words[line.speaker] += count_words(line.text)
-    total = sum(words.values())
-    shares = {name: (count / total if total else 0.0) for name, count in words.items()}
-    top = max(shares, key=lambda name: shares[name])
-    passed = total > 0 and shares[top] <= MAX_DEBATE_SHARE
-    return Verdict(
-        passed,
-        f"{top} has {shares[top]:.0%} of the debaters' words (at most "
-        f"{MAX_DEBATE_SHARE:.0%} allowed)",
-        {"shares": dg.MetadataValue.json({k: round(v, 3) for k, v in shares.items()})},
-    )
+def judge_format_check(check: ScriptCheck, stored: Stored) -> Verdict:
+    """A format's own check; an episode of a format without it passes."""
+    fmt = stored.episode.format
+    if check not in fmt.script_checks:
+        owners = " or ".join(f.name for f in formats() if check in f.script_checks)
+        return Verdict(True, f"not a {owners}", {})
+    return check.judge(stored.episode.request, stored.plans)
 
 
 # --- the audio ------------------------------------------------------------------------------
@@ -246,7 +223,9 @@ def judge_loudness(stored: Stored) -> Verdict:
 # annotation at definition time and rejects it as a string.)
 
 
-def _episode_check(asset: dg.AssetsDefinition) -> Callable[[Callable[..., Any]], Any]:
+def _episode_check(
+    asset: dg.AssetsDefinition, name: str | None = None, description: str | None = None
+) -> Callable[[Callable[..., Any]], Any]:
     """A blocking check of one episode partition of `asset`."""
 
     def decorate(fn: Callable[..., Any]) -> Any:
@@ -254,9 +233,13 @@ def _episode_check(asset: dg.AssetsDefinition) -> Callable[[Callable[..., Any]],
         # which episode it is checking (context.partition_key), so we opt in knowingly.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", dg.PreviewWarning)
-            return dg.asset_check(asset=asset, blocking=True, partitions_def=episodes_partitions)(
-                fn
-            )
+            return dg.asset_check(
+                asset=asset,
+                name=name,
+                description=description,
+                blocking=True,
+                partitions_def=episodes_partitions,
+            )(fn)
 
     return decorate
 
@@ -281,12 +264,18 @@ def every_cast_member_speaks(
     return _run_check(context, catalog, media, "every_cast_member_speaks", judge_cast_speaks)
 
 
-@_episode_check(episode_script)
-def debate_is_balanced(
-    context: dg.AssetCheckExecutionContext, catalog: CatalogResource, media: MediaResource
-) -> dg.AssetCheckResult:
-    """No debater speaks more than 60% of the debaters' words (passes for other formats)."""
-    return _run_check(context, catalog, media, "debate_is_balanced", judge_debate_balance)
+def _format_script_check(check: ScriptCheck) -> Any:
+    """The Dagster check of a check a format declares (`EpisodeFormat.script_checks`)."""
+
+    @_episode_check(episode_script, name=check.name, description=check.description)
+    def format_check(
+        context: dg.AssetCheckExecutionContext, catalog: CatalogResource, media: MediaResource
+    ) -> dg.AssetCheckResult:
+        return _run_check(
+            context, catalog, media, check.name, lambda stored: judge_format_check(check, stored)
+        )
+
+    return format_check
 
 
 @_episode_check(episode_audio)
@@ -317,7 +306,7 @@ def loudness_on_target(
 episode_checks = [
     script_within_word_budget,
     every_cast_member_speaks,
-    debate_is_balanced,
+    *(_format_script_check(check) for fmt in formats() for check in fmt.script_checks),
     no_dead_air,
     duration_matches_script,
     loudness_on_target,

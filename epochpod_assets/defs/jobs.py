@@ -8,6 +8,7 @@ from pydantic import Field
 from epochpod_assets import settings
 from epochpod_assets.defs.launchpad import order_mapping
 from epochpod_assets.defs.resources import CatalogResource, MediaResource
+from epochpod_assets.formats import formats
 from epochpod_assets.intake import enqueue
 from epochpod_assets.requests import RequestError, parse_request
 from epochpod_assets.run_tags import missing_tags
@@ -40,7 +41,8 @@ class EpisodeOrder(dg.Config):
     request's fields, e.g. guest_name and topic), or the whole request as `request_json`."""
 
     format: str | None = Field(
-        default=None, description="interview, debate or adventure (with `fields`)"
+        default=None,
+        description=f"{', '.join(f.name for f in formats())} (with `fields`)",
     )
     fields: dict[str, Any] = Field(
         default_factory=dict,

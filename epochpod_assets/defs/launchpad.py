@@ -12,7 +12,6 @@ shown.
 from __future__ import annotations
 
 import json
-import typing
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -20,7 +19,8 @@ from typing import Any
 import dagster as dg
 from pydantic import BaseModel
 
-from epochpod_assets.requests import EpisodeRequestModel, RequestError, parse_request
+from epochpod_assets.formats import formats
+from epochpod_assets.requests import RequestError, parse_request
 
 REQUEST_JSON = "request_json"
 OP = "order_episode"
@@ -34,11 +34,7 @@ _SCALARS: dict[str, Any] = {
 
 def request_models() -> dict[str, type[BaseModel]]:
     """Each format's request model, by the name a request gives in `format`."""
-    models: dict[str, type[BaseModel]] = {}
-    for model in typing.get_args(EpisodeRequestModel):
-        name = model.model_fields["format"].default
-        models[str(name)] = model
-    return models
+    return {fmt.name: fmt.request_model for fmt in formats()}
 
 
 def _config_type(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Any:

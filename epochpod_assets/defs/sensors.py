@@ -19,8 +19,9 @@ from epochpod_assets.defs.partitions import episodes_partitions
 from epochpod_assets.defs.resources import CatalogResource
 from epochpod_assets.editorial.actions import needs_review
 from epochpod_assets.editorial.revise import EDIT_TAG, REVIEW_TAG, STOP
+from epochpod_assets.formats import registry
 from epochpod_assets.reasons import run_error_reason, step_failure_reason
-from epochpod_assets.requests import FORMAT_TYPES, RequestError, parse_request
+from epochpod_assets.requests import RequestError, parse_request
 from epochpod_assets.run_tags import episode_of_tags, episode_run_tags
 from epochpod_assets.status import RESTING, TERMINAL, Stage
 
@@ -67,7 +68,7 @@ def episode_requests(
     for row in rows:
         try:
             request = parse_request(row["request"])
-            if FORMAT_TYPES[request.format] != row["type"]:
+            if registry.episode_type(request.format) != row["type"]:
                 raise RequestError(
                     [f"type: is {row['type']} but the request is a {request.format}"]
                 )

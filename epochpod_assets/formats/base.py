@@ -1,13 +1,15 @@
-"""What every episode format provides. The assets only talk to this interface, so adding a format
-means adding one module next to this one and registering it in `formats/__init__.py`."""
+"""What every episode format provides. The engine (assets, checks, catalog, command line, jobs,
+feed, budget, demo) only talks to this interface, so adding a format means adding one package
+next to this module and one line to `formats/registry.py`."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -17,6 +19,9 @@ from epochpod_assets.providers.base import (
     StructureRejected,
     WritingTask,
 )
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 WORDS_PER_MINUTE = 150
 # How far a script's length may stray from its word budget before it is sent back.
@@ -132,17 +137,79 @@ def transcript(sections: Iterable[Section]) -> str:
     return "\n\n".join(f"{line.speaker}: {line.text}" for s in sections for line in s.lines)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """A check's answer: passed or not, a sentence a producer reads, and numbers for the UI."""
+
+    passed: bool
+    reason: str  # why it passed or failed, in a sentence the web app can show
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScriptCheck:
+    """A blocking check of an episode's script that only some formats need (a debate's
+    balance). The engine makes one Dagster asset check of each; for an episode of another
+    format it passes, saying so."""
+
+    name: str
+    description: str
+    judge: Callable[[Any, Sequence[TrackPlan]], Verdict]  # (request, tracks) -> verdict
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """How a published episode appears in the podcast feed: its description and which of its
+    tracks is the enclosure (None: the first)."""
+
+    description: str
+    track_key: str | None = None
+
+
 RequestT = TypeVar("RequestT", bound=BaseModel)
 OutlineT = TypeVar("OutlineT", bound=BaseModel)
 ScriptT = TypeVar("ScriptT", bound=BaseModel)
 
 
 class EpisodeFormat(ABC, Generic[RequestT, OutlineT, ScriptT]):
-    """One kind of episode: its schemas, its prompts, its offline templates and its tracks."""
+    """One kind of episode: its request, schemas, prompts, offline templates, tracks, catalog
+    detail, command-line flags, demo request, cost shape and feed entry."""
 
-    episode_type: ClassVar[str]  # INTERVIEW | DEBATE | ADVENTURE: the catalog's `type`
+    name: ClassVar[str]  # the request's `format` and the command `epochpod enqueue <name>`
+    episode_type: ClassVar[str]  # the catalog's `type`: the name in capitals
+    summary: ClassVar[str]  # one line for `--help` and the launchpad
+    request_model: type[RequestT]
     outline_model: type[OutlineT]
     script_model: type[ScriptT]
+    # The web app's own table for this format's detail, if it has one; every format's detail is
+    # also kept as JSON in the catalog's `episode_details`, which needs no table per format.
+    detail_table: ClassVar[sa.Table | None] = None
+    # Checks of the script that only this format needs (see `ScriptCheck`).
+    script_checks: ClassVar[tuple[ScriptCheck, ...]] = ()
+
+    # --- the request ------------------------------------------------------------------------
+
+    @abstractmethod
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """The flags of `epochpod enqueue <name>`, each named after a request field (dashes
+        for underscores) unless `request_fields` maps it."""
+
+    def request_fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The request's fields from the parsed flags that were given (None values dropped)."""
+        return dict(values)
+
+    @abstractmethod
+    def demo_request(self) -> dict[str, Any]:
+        """A short, valid request that shows the format off: what `epochpod demo` makes."""
+
+    def placeholder_title(self, request: RequestT) -> str:
+        """The title the catalog shows while the episode is being made."""
+        return f"Generating {self.name}..."
+
+    def catalog_topic(self, request: RequestT) -> str | None:
+        """The catalog row's `topic` before the outline exists."""
+        topic = getattr(request, "topic", None)
+        return str(topic) if topic is not None else None
 
     @abstractmethod
     def cast(self, request: RequestT) -> dict[str, str]:
@@ -220,6 +287,19 @@ class EpisodeFormat(ABC, Generic[RequestT, OutlineT, ScriptT]):
     @abstractmethod
     def outline_preview(self, outline: OutlineT) -> str:
         """Markdown the Dagster UI shows for the outline."""
+
+    def spoken_words(self, request: RequestT) -> int:
+        """Words that will be voiced (what speech costs): one listen's budget unless the format
+        voices more than one listen (branches nobody hears on one path)."""
+        return self.word_budget(request)
+
+    def words_per_listen(self, request: RequestT, track_words: Sequence[int]) -> int:
+        """Words a listener hears in one listen, from each track's words."""
+        return sum(track_words)
+
+    def feed_entry(self, description: str, detail: Mapping[str, Any]) -> FeedEntry:
+        """The feed item's description and enclosure, from the published detail."""
+        return FeedEntry(description)
 
     def listening_seconds(self, request: RequestT, tracks: Sequence[RenderedTrackInfo]) -> float:
         """How long one listen takes: for a linear episode, its one track."""

@@ -29,7 +29,6 @@ import sqlalchemy as sa
 
 from epochpod_assets import settings
 from epochpod_assets.catalog.schema import episodes, generation_metrics
-from epochpod_assets.formats.adventure import AdventureFormat, tree
 from epochpod_assets.formats.base import EpisodeFormat
 from epochpod_assets.providers.base import Speech, T, Usage, Voice, Writer, WritingTask
 from epochpod_assets.providers.pricing import Prices, load_prices
@@ -100,12 +99,9 @@ class EpisodeEstimate:
 
 
 def spoken_words(request: Any, fmt: EpisodeFormat[Any, Any, Any]) -> int:
-    """Words that will be voiced: target minutes x 150. An adventure voices every branch, not
-    just the one path a listen takes, so it speaks nodes/depth times as much."""
-    words = fmt.word_budget(request)
-    if isinstance(fmt, AdventureFormat):
-        return fmt.node_budget(request) * len(tree(request))
-    return words
+    """Words that will be voiced: target minutes x 150, or more for a format that voices
+    more than one listen (an adventure voices every branch)."""
+    return fmt.spoken_words(request)
 
 
 def estimate_episode(

@@ -18,3 +18,6 @@ VOICES: tuple[str, ...] = (
     "marin",
     "cedar",
 )
+
+# How help texts list them.
+VOICE_HELP = f"one of {', '.join(VOICES)}"

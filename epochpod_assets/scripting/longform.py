@@ -124,11 +124,12 @@ def part_bounds(brief: SectionBrief) -> tuple[int, int]:
 def brief_prompt(brief: SectionBrief) -> str:
     """The brief as prose the model follows: role, budget, neighbours, summary."""
     role = {
-        "opening": "This is the OPENING: welcome the listeners and introduce the guest(s) once. "
-        "Do not start the discussion itself.",
+        "opening": "This is the OPENING: welcome the listeners and introduce the voices they "
+        "will hear, once. Do not start the episode's matter itself.",
         "body": "This is a MIDDLE part: the show is already under way. No greetings, no "
         "welcomes, no introductions of anyone, no thanks and no goodbyes.",
-        "closing": "This is the CLOSING: thank the guest(s) and sign off, once. No new topics.",
+        "closing": "This is the CLOSING: bring the episode to its end and sign off, once. No new "
+        "topics.",
     }[brief.role]
     parts = [
         f"Write part {brief.index + 1} of {brief.count} of the script, for the chapter "

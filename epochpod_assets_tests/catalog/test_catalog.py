@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from epochpod_assets.catalog import Catalog
-from epochpod_assets.catalog.schema import metadata
+from epochpod_assets.catalog.schema import episode_details, interview_details, metadata
 from epochpod_assets.catalog.store import _alembic_config
 from epochpod_assets.providers.base import Usage
 from epochpod_assets.requests import parse_request
@@ -140,6 +141,16 @@ def test_publish_writes_row_detail_and_metrics_add_up(catalog: Catalog) -> None:
     )
     assert row["sources"] == ["a"]
     assert catalog.detail(episode_id, "INTERVIEW")["questions"] == ["Why?"]  # type: ignore[index]
+    # Kept once as JSON for every format, and in the format's own table for the web app.
+    with catalog.engine.connect() as conn:
+        generic = conn.execute(
+            sa.select(episode_details).where(episode_details.c.episode_id == episode_id)
+        ).all()
+        legacy = conn.execute(
+            sa.select(interview_details).where(interview_details.c.episode_id == episode_id)
+        ).all()
+    assert [(r.type, r.detail["guest_name"]) for r in generic] == [("INTERVIEW", "Hypatia")]
+    assert [(r.guest_name, r.questions) for r in legacy] == [("Hypatia", ["Why?"])]
     stats = catalog.stats([episode_id])[episode_id]
     assert stats.llm_tokens == 300 and stats.tts_characters == 2000
     assert abs(stats.estimated_usd - 0.05) < 1e-9 and stats.wall_seconds == 4.0
@@ -169,3 +180,43 @@ def test_upgrade_from_the_first_schema_keeps_rows(catalog_url: str) -> None:
     db.migrate()
     row = db.get("ep-old")
     assert row is not None and row["captions_url"] is None and row["title"] == "old"
+
+
+def test_upgrade_copies_published_details_into_the_one_detail_table(catalog_url: str) -> None:
+    """Episodes published before `episode_details` existed keep their detail (the feed reads
+    an adventure's first choice from it)."""
+    from alembic import command
+
+    db = Catalog(catalog_url)
+    with db.engine.begin() as conn:
+        config = _alembic_config()
+        config.attributes["connection"] = conn
+        before = ScriptDirectory.from_config(config).get_revision("0005_episode_details")
+        assert before is not None and isinstance(before.down_revision, str)
+        command.upgrade(config, before.down_revision)
+    now = dt.datetime.now(dt.UTC)
+    story_map = {"n0": {"title": "Start", "choices": [{"label": "Run", "next": "n1"}]}}
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO episodes (id, type, status, title, request, generation_status, "
+                "generation_progress, generation_attempt, created_at, updated_at) VALUES "
+                "('ep-old', 'ADVENTURE', 'PUBLISHED', 'old', '{}', 'COMPLETED', 100, 0, :now, "
+                ":now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO adventure_details (episode_id, narrator_voice, entry_node, story_map)"
+                " VALUES ('ep-old', 'fable', 'n0', :story_map)"
+            ),
+            {"story_map": json.dumps(story_map)},
+        )
+    db.migrate()
+    assert db.detail("ep-old") == {
+        "episode_id": "ep-old",
+        "narrator_voice": "fable",
+        "entry_node": "n0",
+        "story_map": story_map,
+    }

@@ -21,6 +21,7 @@ from epochpod_assets.defs.assets.episodes import (
 )
 from epochpod_assets.defs.checks import episode_checks
 from epochpod_assets.defs.resources import MediaResource, resources_from_env
+from epochpod_assets.formats.debate import format as debate_format
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.storage import episode_key
 
@@ -124,7 +125,7 @@ def test_a_failed_blocking_check_stops_publication_and_fails_the_episode(
     instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Two debaters at ~50% each fail a 30% cap: a real check failing in a real run.
-    monkeypatch.setattr(checks, "MAX_DEBATE_SHARE", 0.30)
+    monkeypatch.setattr(debate_format, "MAX_DEBATE_SHARE", 0.30)
     episode_id = enqueue(DEBATE, open_catalog())
 
     result = _run(instance, episode_id)
@@ -166,7 +167,7 @@ def test_script_checks_catch_a_silent_speaker_an_imbalance_and_a_blown_budget(
     stored = _stored(episode_id)
     cast = checks.judge_cast_speaks(stored)
     assert not cast.passed and cast.reason == "never speak: William Blake"
-    balance = checks.judge_debate_balance(stored)
+    balance = debate_format.judge_balance(stored.episode.request, stored.plans)
     assert not balance.passed and balance.reason.startswith("James Watt has 100%")
     budget = checks.judge_word_budget(stored)
     assert not budget.passed and "for a budget of 150" in budget.reason

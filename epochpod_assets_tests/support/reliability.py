@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.catalog.schema import episodes
 from epochpod_assets.catalog.store import new_episode_id, placeholder_title
-from epochpod_assets.requests import FORMAT_TYPES, parse_request
+from epochpod_assets.formats import registry
+from epochpod_assets.requests import parse_request
 from epochpod_assets.status import Stage
 from epochpod_assets_tests.scenarios.test_openai_pipeline import (
     KEY,
@@ -68,7 +69,7 @@ def bulk_enqueue(db: Catalog, count: int, request: dict[str, Any] | None = None)
         rows.append(
             {
                 "id": episode_id,
-                "type": FORMAT_TYPES[valid.format],
+                "type": registry.episode_type(valid.format),
                 "status": "DRAFT",
                 "title": placeholder_title(valid),
                 "request": body,

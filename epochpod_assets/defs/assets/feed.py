@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-import sqlalchemy as sa
 
 from epochpod_assets import settings
 from epochpod_assets.catalog import Catalog
-from epochpod_assets.catalog.schema import adventure_details, episodes
 from epochpod_assets.defs.assets.episodes import published_episode
 from epochpod_assets.defs.resources import CatalogResource, MediaResource
+from epochpod_assets.formats import format_for
 from epochpod_assets.storage import MediaStore, display_url, episode_key
 
 GROUP = "reports"
@@ -150,40 +149,17 @@ def podcast_feed(
 
 def feed_items(db: Catalog, store: MediaStore) -> list[FeedItem]:
     """Every published episode, newest first, with URLs signed or resolved now."""
-    query = (
-        sa.select(
-            episodes.c.id,
-            episodes.c.type,
-            episodes.c.title,
-            episodes.c.description,
-            episodes.c.published_at,
-            episodes.c.audio_url,
-            episodes.c.audio_bytes,
-            episodes.c.duration_seconds,
-            adventure_details.c.entry_node,
-            adventure_details.c.story_map,
-        )
-        .select_from(episodes.outerjoin(adventure_details))
-        .where(episodes.c.status == "PUBLISHED")
-        .where(episodes.c.published_at.is_not(None))
-        .order_by(episodes.c.published_at.desc(), episodes.c.id.desc())
-    )
-    with db.engine.connect() as conn:
-        rows = [dict(row._mapping) for row in conn.execute(query)]
+    rows = db.published()
     with ThreadPoolExecutor(max_workers=FETCHES_AT_ONCE, thread_name_prefix="feed") as pool:
         return list(pool.map(lambda row: _item(row, store), rows))
 
 
 def _item(row: dict[str, Any], store: MediaStore) -> FeedItem:
     episode_id: str = row["id"]
-    description = row["description"] or ""
-    story_map: dict[str, Any] = row["story_map"] or {}
-    entry_node = row["entry_node"]
-    if entry_node and entry_node in story_map:
-        choices = [c["label"] for c in story_map[entry_node].get("choices", [])]
-        if choices:
-            description += " Your first choice: " + " or ".join(choices) + "."
-    track = _entry_track(store, episode_id, entry_node)
+    # The format shapes its entry: an adventure lists its opening track and first choice.
+    entry = format_for(row["type"]).feed_entry(row["description"] or "", row["detail"])
+    description = entry.description
+    track = _entry_track(store, episode_id, entry.track_key)
     if track is None:
         # Published before this storage held it (say, before moving from the local folder to
         # S3): list it from the catalog row alone rather than drop it from the feed.
@@ -224,7 +200,7 @@ def _item(row: dict[str, Any], store: MediaStore) -> FeedItem:
     )
 
 
-def _entry_track(store: MediaStore, episode_id: str, entry_node: str | None) -> Any:
+def _entry_track(store: MediaStore, episode_id: str, track_key: str | None) -> Any:
     try:
         manifest: list[dict[str, Any]] = json.loads(
             store.get(episode_key(episode_id, "audio.json"))
@@ -233,9 +209,9 @@ def _entry_track(store: MediaStore, episode_id: str, entry_node: str | None) -> 
         return None
     if not manifest:
         return None
-    # The first track is the entry, as `published_episode` publishes it; an adventure's
-    # detail names its entry node explicitly, so prefer that when present.
-    return next((t for t in manifest if t["key"] == entry_node), manifest[0])
+    # The first track is the entry, as `published_episode` publishes it, unless the format
+    # names its entry track.
+    return next((t for t in manifest if t["key"] == track_key), manifest[0])
 
 
 def _track_object(episode_id: str, track: dict[str, Any], extension: str) -> str:

@@ -16,7 +16,7 @@ from dagster._core.errors import DagsterExecutionInterruptedError
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.formats import EpisodeFormat, format_for
 from epochpod_assets.providers.base import REASK_KINDS, ProviderError, Usage
-from epochpod_assets.requests import FORMAT_TYPES, RequestError, parse_request
+from epochpod_assets.requests import RequestError, parse_request
 from epochpod_assets.run_tags import TITLE_TAG, missing_tags, short_title
 from epochpod_assets.status import Stage
 
@@ -40,7 +40,7 @@ def load_episode(catalog: Catalog, episode_id: str) -> Episode:
         raise EpisodeNotFound(f"episode {episode_id} is not in the catalog", allow_retries=False)
     request = parse_request(row["request"])
     fmt = format_for(row["type"])
-    if fmt.episode_type != FORMAT_TYPES[request.format]:
+    if fmt.name != request.format:
         raise RequestError([f"format: the request is a {request.format}, the row a {row['type']}"])
     return Episode(id=episode_id, type=row["type"], request=request, format=fmt, row=row)
 

@@ -6,15 +6,19 @@ fills it with words, so a model cannot return a story whose choices lead nowhere
 
 from __future__ import annotations
 
+import argparse
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from epochpod_assets.catalog.schema import adventure_details
 from epochpod_assets.formats import prose, schemas
+from epochpod_assets.formats.adventure.request import AdventureRequest
 from epochpod_assets.formats.base import (
     EpisodeFormat,
+    FeedEntry,
     Line,
     Publication,
     RenderedTrackInfo,
@@ -25,7 +29,7 @@ from epochpod_assets.formats.base import (
     count_words,
 )
 from epochpod_assets.providers.base import LengthRejected, StructureRejected, WritingTask
-from epochpod_assets.requests import AdventureRequest
+from epochpod_assets.providers.voices import VOICE_HELP
 from epochpod_assets.scripting import longform
 
 NARRATOR = "Narrator"
@@ -93,9 +97,59 @@ def tree(request: AdventureRequest) -> dict[str, list[str]]:
 
 
 class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, AdventureScript]):
+    name = "adventure"
     episode_type = "ADVENTURE"
+    summary = "a branching choose-your-own-adventure story"
+    request_model = AdventureRequest
     outline_model = AdventureOutline
     script_model = AdventureScript
+    detail_table = adventure_details
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--setting", help="where and when the story happens (required)")
+        parser.add_argument("--protagonist", help="who the listener is (default you)")
+        parser.add_argument("--premise", help="the situation the story starts from")
+        parser.add_argument("--narrator-voice", help=f"the narrator's voice: {VOICE_HELP}")
+        parser.add_argument(
+            "--depth", type=int, help="levels of choices before an ending, 1 to 4 (default 3)"
+        )
+        parser.add_argument(
+            "--choices", type=int, help="choices offered at each node, 2 or 3 (default 2)"
+        )
+
+    def demo_request(self) -> dict[str, Any]:
+        return {
+            "format": "adventure",
+            "setting": "Rome on the Ides of March, 44 BC",
+            "premise": "You are a messenger carrying a warning to Julius Caesar.",
+            "target_minutes": 3,
+        }
+
+    def placeholder_title(self, request: AdventureRequest) -> str:
+        return f"Generating adventure in {request.setting}..."
+
+    def catalog_topic(self, request: AdventureRequest) -> str | None:
+        return request.setting
+
+    def spoken_words(self, request: AdventureRequest) -> int:
+        # Every branch is voiced, not just the one path a listen takes: nodes/depth times as
+        # much as one listen.
+        return self.node_budget(request) * len(tree(request))
+
+    def words_per_listen(self, request: AdventureRequest, track_words: Sequence[int]) -> int:
+        # One path through `depth` nodes, at the nodes' average length, is what a listener hears.
+        depth = max(1, int(request.depth))
+        return round(sum(track_words) / len(track_words) * depth)
+
+    def feed_entry(self, description: str, detail: Mapping[str, Any]) -> FeedEntry:
+        # The feed lists the opening track and tells the listener their first choice.
+        story_map: dict[str, Any] = detail.get("story_map") or {}
+        entry_node = detail.get("entry_node")
+        if entry_node and entry_node in story_map:
+            choices = [c["label"] for c in story_map[entry_node].get("choices", [])]
+            if choices:
+                description += " Your first choice: " + " or ".join(choices) + "."
+        return FeedEntry(description, entry_node)
 
     def cast(self, request: AdventureRequest) -> dict[str, str]:
         return {NARRATOR: request.narrator_voice}

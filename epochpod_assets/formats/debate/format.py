@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import argparse
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import dagster as dg
 from pydantic import BaseModel, Field
 
+from epochpod_assets.catalog.schema import debate_details
 from epochpod_assets.formats import prose, schemas
 from epochpod_assets.formats.base import (
     EpisodeFormat,
     Line,
     Publication,
     RenderedTrackInfo,
+    ScriptCheck,
     Section,
     TrackPlan,
+    Verdict,
     check_lines,
     count_words,
 )
+from epochpod_assets.formats.debate.request import DebateRequest
 from epochpod_assets.providers.base import WritingTask
-from epochpod_assets.requests import DebateRequest
+from epochpod_assets.providers.voices import VOICE_HELP
+
+# No debater may hold more than this share of the debaters' words (the moderator aside).
+MAX_DEBATE_SHARE = 0.60
 
 
 class RoundPlan(BaseModel):
@@ -53,10 +62,77 @@ SYSTEM = (
 )
 
 
+def judge_balance(request: DebateRequest, plans: Sequence[TrackPlan]) -> Verdict:
+    """No debater speaks more than MAX_DEBATE_SHARE of the debaters' words."""
+    debaters = [p.name for p in request.participants]
+    words = dict.fromkeys(debaters, 0)
+    for plan in plans:
+        for section in plan.sections:
+            for line in section.lines:
+                if line.speaker in words:
+                    words[line.speaker] += count_words(line.text)
+    total = sum(words.values())
+    shares = {name: (count / total if total else 0.0) for name, count in words.items()}
+    top = max(shares, key=lambda name: shares[name])
+    passed = total > 0 and shares[top] <= MAX_DEBATE_SHARE
+    return Verdict(
+        passed,
+        f"{top} has {shares[top]:.0%} of the debaters' words (at most "
+        f"{MAX_DEBATE_SHARE:.0%} allowed)",
+        {"shares": dg.MetadataValue.json({k: round(v, 3) for k, v in shares.items()})},
+    )
+
+
 class DebateFormat(EpisodeFormat[DebateRequest, DebateOutline, DebateScript]):
+    name = "debate"
     episode_type = "DEBATE"
+    summary = "a moderated debate between 2 to 4 figures"
+    request_model = DebateRequest
     outline_model = DebateOutline
     script_model = DebateScript
+    detail_table = debate_details
+    script_checks = (
+        ScriptCheck(
+            name="debate_is_balanced",
+            description="No debater speaks more than 60% of the debaters' words (passes for "
+            "other formats).",
+            judge=judge_balance,
+        ),
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--topic", help="the motion debated (required)")
+        parser.add_argument(
+            "--participant",
+            action="append",
+            metavar="NAME=POSITION[=VOICE[=AS_OF]]",
+            help="a participant and the position they argue; repeat for each (2 to 4); AS_OF is "
+            "the date they speak from (default --as-of), e.g. 'Adam Smith=free trade==1776'",
+        )
+        parser.add_argument("--moderator-name", help="the moderator's name")
+        parser.add_argument("--moderator-voice", help=f"the moderator's voice: {VOICE_HELP}")
+        parser.add_argument("--rounds", type=int, help="rounds of questions, 1 to 6 (default 3)")
+
+    def request_fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        fields = {k: v for k, v in values.items() if k != "participant"}
+        if values.get("participant"):
+            fields["participants"] = [_participant(p) for p in values["participant"]]
+        return fields
+
+    def demo_request(self) -> dict[str, Any]:
+        return {
+            "format": "debate",
+            "topic": "whether the printing press did more good than harm",
+            "participants": [
+                {"name": "Martin Luther", "position": "print spread truth to ordinary people"},
+                {"name": "Erasmus", "position": "print spread quarrels faster than wisdom"},
+            ],
+            "rounds": 2,
+            "target_minutes": 3,
+        }
+
+    def placeholder_title(self, request: DebateRequest) -> str:
+        return f"Generating debate on {request.topic}..."
 
     def cast(self, request: DebateRequest) -> dict[str, str]:
         cast = {request.moderator_name: request.moderator_voice}
@@ -355,3 +431,16 @@ def _encode_script(script: DebateScript) -> dict[str, Any]:
             zip(_participant_keys(len(answers)), answers, strict=True)
         )
     return wire
+
+
+def _participant(spec: str) -> dict[str, str]:
+    """`NAME=POSITION[=VOICE[=AS_OF]]`, as `--participant` takes it."""
+    name, _, rest = spec.partition("=")
+    position, _, rest = rest.partition("=")
+    voice, _, as_of = rest.partition("=")
+    participant = {"name": name, "position": position}
+    if voice:
+        participant["voice"] = voice
+    if as_of:
+        participant["as_of"] = as_of
+    return participant

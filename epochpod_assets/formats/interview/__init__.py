@@ -1,5 +1,8 @@
 """Interview: the Epoch host talks with one historical figure."""
 
 from epochpod_assets.formats.interview.format import InterviewFormat
+from epochpod_assets.formats.interview.request import InterviewRequest
 
-__all__ = ["InterviewFormat"]
+FORMAT = InterviewFormat()
+
+__all__ = ["FORMAT", "InterviewFormat", "InterviewRequest"]

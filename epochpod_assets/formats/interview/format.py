@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import random
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from epochpod_assets.catalog.schema import interview_details
 from epochpod_assets.formats import prose, schemas
 from epochpod_assets.formats.base import (
     EpisodeFormat,
@@ -22,8 +24,9 @@ from epochpod_assets.formats.base import (
     check_lines,
     count_words,
 )
+from epochpod_assets.formats.interview.request import InterviewRequest
 from epochpod_assets.providers.base import StructureRejected, WritingTask
-from epochpod_assets.requests import InterviewRequest
+from epochpod_assets.providers.voices import VOICE_HELP
 from epochpod_assets.scripting import longform
 
 
@@ -60,9 +63,35 @@ SYSTEM = (
 
 
 class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, InterviewScript]):
+    name = "interview"
     episode_type = "INTERVIEW"
+    summary = "an interview with one historical figure"
+    request_model = InterviewRequest
     outline_model = InterviewOutline
     script_model = InterviewScript
+    detail_table = interview_details
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--guest-name", "--guest", dest="guest_name", help="the historical figure (required)"
+        )
+        parser.add_argument("--topic", help="what the interview is about (required)")
+        parser.add_argument("--angle", help="an angle or question to pursue")
+        parser.add_argument("--host-name", help="the host's name (default The Epoch Host)")
+        parser.add_argument("--host-voice", help=f"the host's voice: {VOICE_HELP}")
+        parser.add_argument("--guest-voice", help=f"the guest's voice: {VOICE_HELP}")
+
+    def demo_request(self) -> dict[str, Any]:
+        return {
+            "format": "interview",
+            "guest_name": "Albert Einstein",
+            "topic": "the theory of relativity",
+            "angle": "how a patent clerk rethought space and time",
+            "target_minutes": 3,
+        }
+
+    def placeholder_title(self, request: InterviewRequest) -> str:
+        return f"Generating interview with {request.guest_name}..."
 
     def cast(self, request: InterviewRequest) -> dict[str, str]:
         return {request.host_name: request.host_voice, request.guest_name: request.guest_voice}
