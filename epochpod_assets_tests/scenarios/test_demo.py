@@ -1,4 +1,5 @@
-"""`epochpod demo`, as a new user runs it: three published episodes with playable MP3s."""
+"""`epochpod demo`, as a new user runs it: one published episode of each format, with playable
+MP3s."""
 
 from __future__ import annotations
 
