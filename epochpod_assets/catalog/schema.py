@@ -125,7 +125,7 @@ adventure_details = sa.Table(
 
 # Every format's published detail as JSON (what `EpisodeFormat.detail` returns), so a new
 # format needs no table and no migration. The three tables above keep being written for the web
-# app, which reads them (migration 0005).
+# app, which reads them (migration 0006_episode_details).
 episode_details = sa.Table(
     "episode_details",
     metadata,

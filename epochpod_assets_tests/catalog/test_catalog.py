@@ -191,7 +191,7 @@ def test_upgrade_copies_published_details_into_the_one_detail_table(catalog_url:
     with db.engine.begin() as conn:
         config = _alembic_config()
         config.attributes["connection"] = conn
-        before = ScriptDirectory.from_config(config).get_revision("0005_episode_details")
+        before = ScriptDirectory.from_config(config).get_revision("0006_episode_details")
         assert before is not None and isinstance(before.down_revision, str)
         command.upgrade(config, before.down_revision)
     now = dt.datetime.now(dt.UTC)

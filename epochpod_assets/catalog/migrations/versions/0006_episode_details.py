@@ -4,8 +4,8 @@ A new format then needs no table of its own. The detail tables of the interview,
 adventure formats stay (the web app reads them) and are copied in, so episodes published
 before this migration keep their detail (and an adventure its first choice in the feed).
 
-Revision ID: 0005_episode_details
-Revises: 0004_research
+Revision ID: 0006_episode_details
+Revises: 0005_editorial
 Create Date: 2026-12-01
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_episode_details"
-down_revision = "0004_research"
+revision = "0006_episode_details"
+down_revision = "0005_editorial"
 branch_labels = None
 depends_on = None
 
