@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from epochpod_assets.formats.adventure import wrong_tracks
 from epochpod_assets.formats.base import EpisodeFormat
 from epochpod_assets.scripting.scriptfile import (
     ScriptChoice,
@@ -208,6 +209,19 @@ def _nodes_from(
             errors.append(
                 (at, f"node {section.node}'s choices are fixed: {shown or 'none (an ending)'}")
             )
+    # "Go to track N" must name a track the node's choices lead to (node order = track order).
+    numbers = {node: number for number, node in enumerate(want, start=1)}
+    for section in parsed.sections:
+        allowed = {numbers[c.node] for c in section.choices if c.node in numbers}
+        for line in section.lines:
+            if wrong := wrong_tracks(line.text, allowed):
+                errors.append(
+                    (
+                        line.line,
+                        f"sends the listener to track {wrong[0]}; node {section.node}'s "
+                        f"choices lead to tracks {sorted(allowed) or 'none (an ending)'}",
+                    )
+                )
     if errors:
         return current
     nodes = {node.id: node for node in current.nodes}

@@ -70,6 +70,13 @@ def test_an_adventure_keeps_its_nodes_and_choices() -> None:
     assert new.nodes[0].narration.endswith("And the sea is loud tonight.")
     assert [n.id for n in new.nodes] == [n.id for n in script.nodes]
 
+    # "Go to track N" is checked against the node's choices, and named by its line.
+    rows.insert(first + 1, "Narrator: Or go to track 7, if you dare.")
+    with pytest.raises(ScriptFileError) as error:
+        plain.from_text("\n".join(rows), fmt, request, outline, script)
+    assert error.value.errors[0][0] == first + 2
+    assert "sends the listener to track 7" in error.value.errors[0][1]
+
 
 def test_import_errors_name_their_lines() -> None:
     fmt, request, outline, script = offline(DEBATE)

@@ -277,9 +277,8 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
             if {line.speaker for line in part.lines} != {NARRATOR}:
                 raise StructureRejected(f"every line must be spoken by {NARRATOR!r}")
             longform.check_part(sum(count_words(line.text) for line in part.lines), brief)
-            said = {int(n) for line in part.lines for n in _TRACK_MENTION.findall(line.text)}
             allowed = {numbers[c.next] for c in node.choices}
-            if wrong := sorted(said - allowed):
+            if wrong := wrong_tracks(" ".join(line.text for line in part.lines), allowed):
                 raise ValueError(
                     f"the narration sends the listener to track {wrong[0]}; this node's "
                     f"choices lead to tracks {sorted(allowed) or 'none (it is an ending)'}"
@@ -479,6 +478,12 @@ def track_numbers(outline: AdventureOutline) -> dict[str, int]:
 _TRACK_MENTION = re.compile(r"\btrack\s+(\d+)", re.IGNORECASE)
 
 
+def wrong_tracks(text: str, allowed: set[int]) -> list[int]:
+    """The track numbers `text` sends the listener to ("go to track 4") that are not in
+    `allowed` (the tracks a node's choices lead to), in order."""
+    return sorted({int(n) for n in _TRACK_MENTION.findall(text)} - allowed)
+
+
 def _check_shape(outline: AdventureOutline, shape: dict[str, list[str]]) -> None:
     got = {node.id: [c.next for c in node.choices] for node in outline.nodes}
     if got != shape:
@@ -497,8 +502,7 @@ def _check_script(script: AdventureScript, outline: AdventureOutline, budget: in
             raise LengthRejected(f"node {node.id} has {words} words; it should have about {budget}")
         # "Go to track 4" must name a track this node's choices lead to, by the numbering
         # the files and their tags carry.
-        said = {int(n) for n in _TRACK_MENTION.findall(node.narration)}
-        if wrong := sorted(said - choices[node.id]):
+        if wrong := wrong_tracks(node.narration, choices[node.id]):
             raise StructureRejected(
                 f"node {node.id} sends the listener to track {wrong[0]}; its choices lead to "
                 f"tracks {sorted(choices[node.id]) or 'none (it is an ending)'}"
