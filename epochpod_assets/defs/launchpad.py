@@ -2,11 +2,13 @@
 
 `request_episode` takes one key: a format's name with that format's fields (typed, required
 ones marked, unknown ones refused), or `request_json` with a whole request. The Dagster UI
-checks that shape as the operator types, before anything is launched. What a type cannot say
-(a blank topic, an unknown voice, rounds that do not fit the minutes) the request model checks
-in the config mapping, which runs in the code server when the launch is built: a bad request
-is refused there as a config error naming each field, so no run starts and no stack trace is
-shown.
+checks that shape as the operator types, before anything is launched: missing, unknown and
+mistyped fields, and voices (the request models put them in their schema). What a type cannot
+say (a blank topic, one voice for two speakers, rounds that do not fit the minutes) the request
+model checks in the config mapping, which runs in the code server when the launch is built: a
+bad request is refused there with one line per field and no run is created. Dagster's webserver
+shows that refusal in its error dialog with the code server's stack under the lines; it checks
+config against the schema alone, so nothing of ours can refuse earlier.
 """
 
 from __future__ import annotations
