@@ -305,7 +305,8 @@ def test_published_episodes_are_in_the_feed_served_from_s3(s3_media: S3Endpoint)
                 mp3
                 == s3_media.client()
                 .get_object(
-                    Bucket=s3_media.bucket, Key=f"media/episodes/{episode_id}/audio/n0.mp3"
+                    Bucket=s3_media.bucket,
+                    Key=f"media/episodes/{episode_id}/audio/{detail['entry_node']}.mp3",
                 )["Body"]
                 .read()
             )
