@@ -651,3 +651,25 @@ LAUNCH: list[tuple[str, dict[str, Any], str]] = [
         'unexpected config entry "rounds"',
     ),
 ]
+
+# -- the Python API: values only Python can pass --------------------------------------------------
+
+_I = {"format": "interview", "guest_name": "Ada", "topic": "t"}
+API: list[tuple[str, Any, str]] = [
+    ("None", None, "request: must be an object with a 'format' field"),
+    ("an int", 42, "request: must be an object"),
+    ("a set", {"interview"}, "request: must be an object"),
+    ("an object", object(), "request: must be an object"),
+    ("a tuple", ("interview",), "request: must be an object"),
+    ("a bytearray", bytearray(b'{"format": "interview"}'), "request: must be an object"),
+    ("a memoryview", memoryview(b"{}"), "request: must be an object"),
+    ("a key that is not text", {**_I, 1: "x"}, "1: Keys should be strings"),
+    ("a datetime topic", {**_I, "topic": __import__("datetime").date(1843, 1, 1)}, "topic:"),
+    ("a generator topic", {**_I, "topic": (c for c in "ab")}, "topic: Input should be"),
+    ("a list topic", {**_I, "topic": ["a"]}, "topic: Input should be a valid string"),
+    ("NaN minutes", {**_I, "target_minutes": float("nan")}, "target_minutes:"),
+    ("minutes of 400 digits", {**_I, "target_minutes": 10**400}, "target_minutes:"),
+    ("a lone surrogate", {**_I, "guest_name": "Ada \udcff"}, "guest_name:"),
+    ("format as bytes", {**_I, "format": b"interview"}, "format: must be one of"),
+    ("format as a class", {**_I, "format": str}, "format: must be one of"),
+]

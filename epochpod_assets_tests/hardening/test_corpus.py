@@ -25,6 +25,7 @@ from epochpod_assets.defs import jobs
 from epochpod_assets.defs.resources import CatalogResource, MediaResource
 from epochpod_assets.requests import RequestError
 from epochpod_assets_tests.hardening.corpus import (
+    API,
     CLI,
     ENV,
     ENV_EXPECT,
@@ -244,6 +245,17 @@ def test_a_bad_order_from_the_launchpad_fails_with_the_field_and_writes_nothing(
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize(("name", "value", "expect"), API, ids=[c[0] for c in API])
+def test_a_value_only_python_can_pass_is_refused_naming_the_field(
+    name: str, value: Any, expect: str, world: dict[str, str], tmp_path: Path
+) -> None:
+    before = snapshot(tmp_path)
+    with pytest.raises(RequestError) as raised:
+        enqueue(value)
+    assert expect in str(raised.value) and "\n" not in str(raised.value)
+    assert snapshot(tmp_path) == before
+
+
 # -- the Python API and the launchpad under bad settings ----------------------------------------
 
 API_SETTINGS = [
@@ -304,7 +316,7 @@ def test_the_corpus_is_large_and_every_name_is_unique() -> None:
     cases = CLI + ENV
     assert len({c.id for c in cases}) == len(cases)
     assert len({c[0] for c in JSON}) == len(JSON)
-    total = len(cases) + len(JSON) + len(LAUNCH) + 2 * len(API_SETTINGS)
+    total = len(cases) + len(JSON) + len(LAUNCH) + len(API) + 2 * len(API_SETTINGS)
     assert total >= 150, total
     # Every typed setting (a number, true/false, a choice) has a mistake in the corpus, found
     # from the settings themselves, so a variable added later is covered at once.
