@@ -587,6 +587,11 @@ def load() -> Settings:
     return settings
 
 
+def is_set(variable: str) -> bool:
+    """Whether `variable` is set to something (an empty value is unset, as `load` reads it)."""
+    return bool(os.environ.get(variable, "").strip())
+
+
 def reload() -> Settings:
     """Forget the cached settings and read the environment again."""
     global _cache

@@ -127,7 +127,9 @@ def _first_line(error: BaseException) -> str:
 
 
 def _catalog_variable() -> str:
-    return "EPOCHPOD_DATABASE_URL" if os.environ.get("EPOCHPOD_DATABASE_URL") else "EPOCHPOD_HOME"
+    from epochpod_assets.settings import is_set
+
+    return "EPOCHPOD_DATABASE_URL" if is_set("EPOCHPOD_DATABASE_URL") else "EPOCHPOD_HOME"
 
 
 def _catalog_label() -> str:

@@ -6,7 +6,6 @@ variable's name, never a key or a password.
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -264,7 +263,7 @@ def env(name: str) -> dg.EnvVar | None:
     """`dg.EnvVar(name)` when the variable is set, else None (the resource's own default).
 
     Only for variables `settings` has validated: the resource then reads the same value."""
-    return dg.EnvVar(name) if os.environ.get(name, "").strip() else None
+    return dg.EnvVar(name) if settings.is_set(name) else None
 
 
 def _local_base_url(config: settings.Settings) -> str | None:
