@@ -68,7 +68,11 @@ class SegmentCache:
     def speak(self, text: str, voice: str, instructions: str | None = None) -> Speech:
         """Speaks written `text` (normalized and respelled here) in `voice`."""
         text = self.said(text)
-        key = segment_key(self.voice.provider, self.voice.model, voice, instructions, text)
+        # The voice as the server knows it: a speech server's own voice map (OpenAIVoice)
+        # changes the sound of a request voice, so it changes the key too.
+        identity = getattr(self.voice, "voice_identity", None)
+        sound = identity(voice) if identity is not None else voice
+        key = segment_key(self.voice.provider, self.voice.model, sound, instructions, text)
         if self.store.exists(key):
             try:
                 speech = from_wav(self.store.get(key))

@@ -352,6 +352,10 @@ class BudgetedVoice:
     def arm(self, allowance: Allowance) -> None:
         self._allowance = allowance
 
+    def voice_identity(self, voice: str) -> str:
+        identity = getattr(self.inner, "voice_identity", None)
+        return identity(voice) if identity is not None else voice
+
     def synthesize(
         self, text: str, voice: str, usage: Usage, instructions: str | None = None
     ) -> Speech:

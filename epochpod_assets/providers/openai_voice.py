@@ -77,6 +77,12 @@ class OpenAIVoice(OpenAIProvider):
         pcm = b"".join(self._speak(chunk, speaks, steer, usage) for chunk in chunks)
         return Speech(pcm=pcm, sample_rate=SAMPLE_RATE)
 
+    def voice_identity(self, voice: str) -> str:
+        """What the segment cache keys on: the request's voice, and the server's voice when
+        that is another name (so a changed voice map is never answered from the cache)."""
+        speaks = self.server_voice(voice)
+        return voice if speaks == voice else f"{voice}={speaks}"
+
     def server_voice(self, voice: str) -> str:
         """The server's name for the request's `voice`; ProviderError if it has none."""
         if voice in self.voice_map:

@@ -11,6 +11,8 @@ import pytest
 from epochpod_assets import enqueue, settings
 from epochpod_assets.defs.resources import pricing_notes
 from epochpod_assets.intake import open_catalog
+from epochpod_assets.providers.base import ProviderError
+from epochpod_assets.providers.openai_voice import OpenAIVoice
 from epochpod_assets.providers.pricing import TokenPrice, load_prices
 from epochpod_assets_tests.scenarios.test_openai_pipeline import (
     REQUESTS,
@@ -120,3 +122,22 @@ def test_each_endpoint_defaults_to_openais(monkeypatch: pytest.MonkeyPatch) -> N
     assert llm_url == "https://example.com/v1" and tts_url == "http://127.0.0.1:8880/v1"
     assert llm_key is not None and tts_key is not None
     assert llm_key.get_secret_value() == tts_key.get_secret_value() == "sk-shared"
+
+
+def test_a_mapped_voice_is_its_own_entry_in_the_segment_cache() -> None:
+    """Re-mapping a request voice to another server voice must re-synthesize, not replay."""
+    plain = OpenAIVoice(api_key="k", model="tts-1")
+    mapped = OpenAIVoice(
+        api_key="k",
+        model="kokoro",
+        base_url="http://127.0.0.1:8880/v1",
+        voices=KOKORO_VOICES,
+        voice_map={"onyx": "bm_george"},
+    )
+    assert plain.voice_identity("onyx") == "onyx"  # OpenAI users keep their cached segments
+    assert mapped.voice_identity("onyx") == "onyx=bm_george"
+    assert mapped.voice_identity("echo") == "echo=af_bella"
+    with pytest.raises(ProviderError, match="no voice 'cedar'"):
+        OpenAIVoice(api_key="k", model="tts-1").server_voice("cedar")
+    plain.close()
+    mapped.close()
