@@ -24,6 +24,7 @@ from epochpod_assets.defs.assets.episodes import (
     published_episode,
 )
 from epochpod_assets.defs.resources import resources_from_env
+from epochpod_assets.formats import formats
 from epochpod_assets.formats.base import WORDS_PER_MINUTE, count_words
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.providers.base import ProviderError
@@ -31,7 +32,9 @@ from epochpod_assets.serve import local_path
 
 ASSETS = [episode_outline, episode_script, episode_audio, published_episode]
 
-REQUESTS = {
+# One-minute cases for the first formats; every other registered format runs its own demo
+# request, so a new format is covered by this scenario as soon as it is registered.
+SHORT_REQUESTS: dict[str, dict[str, Any]] = {
     "interview": {
         "format": "interview",
         "guest_name": "Marie Curie",
@@ -56,6 +59,7 @@ REQUESTS = {
         "target_minutes": 1,
     },
 }
+REQUESTS = {fmt.name: SHORT_REQUESTS.get(fmt.name) or fmt.demo_request() for fmt in formats()}
 
 
 def _record_status_history(db: Catalog) -> None:
