@@ -138,7 +138,7 @@ def brief_prompt(brief: SectionBrief) -> str:
         "About {} spoken words (between {} and {}).".format(brief.words, *part_bounds(brief)),
     ]
     if brief.questions:
-        parts.append("Questions to ask, in order: " + " | ".join(brief.questions))
+        parts.append("To take up, in order: " + " | ".join(brief.questions))
     if brief.so_far:
         parts.append(f"So far in the episode: {brief.so_far}")
     if brief.previous_hand_off:

@@ -24,7 +24,7 @@ from epochpod_assets.defs.assets.episodes import (
     published_episode,
 )
 from epochpod_assets.defs.resources import resources_from_env
-from epochpod_assets.formats import format_for
+from epochpod_assets.formats import format_for, formats
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.providers.pricing import load_prices
 from epochpod_assets.requests import parse_request
@@ -36,8 +36,9 @@ LLM_MODEL = "gpt-4o-mini"
 TTS_MODEL = "tts-1"
 PRICES = load_prices(None)
 
-# Short episodes keep the suite fast: one minute each, an adventure of three nodes.
-REQUESTS: dict[str, dict[str, Any]] = {
+# Short episodes keep the suite fast: one minute each, an adventure of three nodes. Every other
+# registered format runs its own demo request, so a new format is covered once registered.
+SHORT_REQUESTS: dict[str, dict[str, Any]] = {
     "interview": {
         "format": "interview",
         "guest_name": "Ada Lovelace",
@@ -62,6 +63,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "target_minutes": 1,
     },
 }
+REQUESTS = {fmt.name: SHORT_REQUESTS.get(fmt.name) or fmt.demo_request() for fmt in formats()}
 
 
 # -- the model: answers with the format's own template for the task in the prompt -------------
