@@ -18,6 +18,7 @@ PACKAGES = (
     "interview",
     "debate",
     "adventure",
+    "documentary",
 )
 
 AnyFormat = EpisodeFormat[Any, Any, Any]
