@@ -1,7 +1,9 @@
 """Issue 13's "done when": a model that follows only the JSON schema publishes.
 
-    .venv/bin/python benchmarks/schema_only.py            # demo x 3 modes + a 30-minute interview
+    .venv/bin/python benchmarks/schema_only.py            # demo x 3 servers + a 30-minute interview
     .venv/bin/python benchmarks/schema_only.py --quick    # the demo episodes only
+
+The demo episodes are `epochpod demo`'s: one of every registered format.
 
 The model is the test server's schema-only mode (epochpod_assets_tests/support/schema_only.py):
 every answer is random text that fits the request's JSON schema exactly, and the prompt is
@@ -48,7 +50,7 @@ from epochpod_assets.defs.assets.episodes import (  # noqa: E402
     published_episode,
 )
 from epochpod_assets.defs.resources import resources_from_env  # noqa: E402
-from epochpod_assets.demo import DEMO_REQUESTS  # noqa: E402
+from epochpod_assets.demo import demo_requests  # noqa: E402
 from epochpod_assets.intake import open_catalog  # noqa: E402
 from epochpod_assets.providers.base import REASK_KINDS  # noqa: E402
 from epochpod_assets_tests.support.fake_openai import FakeOpenAI  # noqa: E402
@@ -176,7 +178,7 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     ledgers: dict[str, bool] = {}
     for mode in MODES:
-        requests = list(DEMO_REQUESTS) + ([] if args.quick else [LONG])
+        requests = demo_requests() + ([] if args.quick else [LONG])
         print(f"server: {mode}")
         # A different draw per server: the same answers three times would prove less.
         done, same = run_mode(mode, requests, args.seed + len(ledgers))
