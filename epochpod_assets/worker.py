@@ -105,6 +105,9 @@ def _tick_sensor(
     with dg.build_sensor_context(
         instance=instance, sensor_name=name, definitions=defs, resources=defs.resources
     ) as context:
+        # The sensor's own log at the level asked for the runs (`epochpod run` and the demo
+        # print their own lines; --debug brings both back).
+        context.log.setLevel(log_level)
         result = sensor(context)
     assert isinstance(result, dg.SensorResult)
     for partitions_request in result.dynamic_partitions_requests or []:
