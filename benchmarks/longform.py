@@ -59,6 +59,7 @@ from epochpod_assets.defs.assets.episodes import (  # noqa: E402
     episode_script,
     published_episode,
 )
+from epochpod_assets.defs.assets.research import episode_research  # noqa: E402
 from epochpod_assets.defs.resources import resources_from_env  # noqa: E402
 from epochpod_assets.intake import open_catalog  # noqa: E402
 from epochpod_assets.scripting import fitting, longform  # noqa: E402
@@ -72,7 +73,7 @@ from epochpod_assets_tests.support.fake_openai import (  # noqa: E402
 )
 from epochpod_assets_tests.support.template_model import template_responder  # noqa: E402
 
-ASSETS = [episode_outline, episode_script, episode_audio, published_episode]
+ASSETS = [episode_research, episode_outline, episode_script, episode_audio, published_episode]
 KEY = "sk-bench-longform"
 LLM_MODEL, TTS_MODEL = "gpt-4o-mini", "tts-1"
 CHAT_RPM, SPEECH_RPM = 500, 50

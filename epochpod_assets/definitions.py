@@ -10,6 +10,7 @@ from epochpod_assets.defs.assets.episodes import (
     published_episode,
 )
 from epochpod_assets.defs.assets.feed import podcast_feed, publication_reports
+from epochpod_assets.defs.assets.research import episode_research
 from epochpod_assets.defs.checks import episode_checks
 from epochpod_assets.defs.editorial import (
     EDIT_JOBS,
@@ -24,6 +25,7 @@ from epochpod_assets.defs.sensors import episode_requests, episode_run_failures,
 
 defs = dg.Definitions(
     assets=[
+        episode_research,
         episode_outline,
         episode_script,
         episode_audio,

@@ -23,6 +23,7 @@ from epochpod_assets.audio.ffmpeg import find_silences
 from epochpod_assets.audio.rendering import PAUSE_BETWEEN_SECTIONS, planned_pause_seconds
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.defs.assets.episodes import episode_audio, episode_script
+from epochpod_assets.defs.assets.research import research_for
 from epochpod_assets.defs.assets.stages import Episode, load_episode
 from epochpod_assets.defs.partitions import episodes_partitions
 from epochpod_assets.defs.resources import CatalogResource, MediaResource
@@ -37,6 +38,14 @@ from epochpod_assets.formats.base import (
     Verdict,
     section_words,
 )
+from epochpod_assets.history.gate import Gate
+from epochpod_assets.history.integrity import (
+    INTEGRITY_JSON,
+    IntegrityReport,
+    findings_table,
+    report_from,
+)
+from epochpod_assets.providers.offline import OfflineWriter
 from epochpod_assets.speech.normalize import spoken_words
 from epochpod_assets.storage import MediaStore, episode_key, get_model
 
@@ -278,6 +287,81 @@ def _format_script_check(check: ScriptCheck) -> Any:
     return format_check
 
 
+def _integrity(stored: Stored) -> tuple[IntegrityReport, IntegrityReport | None]:
+    """The stored script reviewed again (offline checks, so a check re-run from the UI sees an
+    edited script), and the report the script stage stored (its rewrites and model findings)."""
+    found = research_for(stored.store, stored.episode)
+    lines = [line for plan in stored.plans for s in plan.sections for line in s.lines]
+    review = Gate(found, OfflineWriter()).review(lines)
+    try:
+        raw = stored.store.get(episode_key(stored.episode.id, INTEGRITY_JSON))
+        written: IntegrityReport | None = IntegrityReport.model_validate_json(raw)
+    except KeyError:
+        written = None
+    return report_from(review, len(lines)), written
+
+
+def judge_time_guard(stored: Stored) -> Verdict:
+    now, written = _integrity(stored)
+    found = now.of_kind("anachronism")
+    rewritten = [f for r in (written.rewrites if written else []) for f in r.findings]
+    fixed = [f for f in rewritten if f.kind == "anachronism"]
+    return Verdict(
+        not found,
+        f"{len(found)} line(s) refer to something after their speaker's date"
+        if found
+        else f"no anachronism in {now.lines_checked} lines"
+        + (f" ({len(fixed)} rewritten before speech)" if fixed else ""),
+        {
+            "anachronisms": len(found),
+            "findings": dg.MetadataValue.md(findings_table(found)),
+            "rewritten_before_speech": dg.MetadataValue.md(findings_table(fixed)),
+        },
+    )
+
+
+def judge_claims(stored: Stored) -> Verdict:
+    now, _ = _integrity(stored)
+    contradicted = now.of_kind("contradicted")
+    blocked = bool(contradicted) or now.unsupported_share > now.max_unsupported_share
+    reason = (
+        f"{len(contradicted)} contradicted claim(s); {now.unsupported} of {now.claims} claims "
+        f"unsupported ({now.unsupported_share:.0%}, at most {now.max_unsupported_share:.0%} "
+        "allowed)"
+    )
+    return Verdict(
+        not blocked,
+        reason,
+        {
+            "claims_checked": now.claims,
+            "unsupported": now.unsupported,
+            "unsupported_share": round(now.unsupported_share, 3),
+            "contradicted": len(contradicted),
+            "findings": dg.MetadataValue.md(
+                findings_table(now.of_kind("contradicted", "unsupported"))
+            ),
+        },
+    )
+
+
+@_episode_check(episode_script)
+def script_respects_time_guard(
+    context: dg.AssetCheckExecutionContext, catalog: CatalogResource, media: MediaResource
+) -> dg.AssetCheckResult:
+    """No figure (nor a narrator telling the story in its present) mentions a year, date,
+    invention, event, institution, term or person after the date they speak from."""
+    return _run_check(context, catalog, media, "script_respects_time_guard", judge_time_guard)
+
+
+@_episode_check(episode_script)
+def script_claims_are_supported(
+    context: dg.AssetCheckExecutionContext, catalog: CatalogResource, media: MediaResource
+) -> dg.AssetCheckResult:
+    """No claim of a figure or narrator contradicts the fact sheet, and the share of claims
+    no fact supports is within EPOCHPOD_MAX_UNSUPPORTED_SHARE."""
+    return _run_check(context, catalog, media, "script_claims_are_supported", judge_claims)
+
+
 @_episode_check(episode_audio)
 def no_dead_air(
     context: dg.AssetCheckExecutionContext, catalog: CatalogResource, media: MediaResource
@@ -307,6 +391,8 @@ episode_checks = [
     script_within_word_budget,
     every_cast_member_speaks,
     *(_format_script_check(check) for fmt in formats() for check in fmt.script_checks),
+    script_respects_time_guard,
+    script_claims_are_supported,
     no_dead_air,
     duration_matches_script,
     loudness_on_target,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+from epochpod_assets.history.dates import HistoricalDate
 from epochpod_assets.providers.base import (
     CastRejected,
     LengthRejected,
@@ -266,6 +267,18 @@ class EpisodeFormat(ABC, Generic[RequestT, OutlineT, ScriptT]):
 
     def fixed_turns(self, request: RequestT) -> int | None:
         """Turns in one listen when the format fixes them; None when they grow with length."""
+        return None
+
+    # Who speaks from the past (history/): the time guard holds each of these speakers to a
+    # date, and research settles the dates not given. Speakers left out (a host, a moderator)
+    # speak from today and may look back.
+
+    def figures(self, request: RequestT) -> dict[str, HistoricalDate | None]:
+        """Speaker -> the date they speak from as requested (None: research settles it)."""
+        return {}
+
+    def meeting_date(self, request: RequestT) -> HistoricalDate | None:
+        """One date for every figure without their own (a debate's meeting), or None."""
         return None
 
     @abstractmethod

@@ -56,6 +56,15 @@ OUTLINE_FIXED_TOKENS = 250
 OUTLINE_TOKENS_PER_MINUTE = 20
 # The script prompt: instructions, the request and the script schema, plus the outline itself.
 SCRIPT_PROMPT_FIXED_TOKENS = 700
+# Research reads each source in chunks of ~1,200 words (~1,800 tokens with the prompt) and
+# answers with a dozen facts and their quotes (~700 tokens). A source's length is unknown
+# until research reads it: the estimate assumes two chunks per source, one call without any.
+RESEARCH_CALL_PROMPT_TOKENS = 1_800
+RESEARCH_CALL_ANSWER_TOKENS = 700
+RESEARCH_CHUNKS_PER_SOURCE = 2
+# Every prompt after research carries the fact sheet (up to 40 facts, ~35 tokens each), and
+# the time guard's model pass reads the script's lines again (billed in the script stage).
+FACT_SHEET_PROMPT_TOKENS = 1_400
 
 OPENAI = "openai"
 
@@ -66,7 +75,7 @@ class BudgetExceeded(RuntimeError):
 
 @dataclass(frozen=True)
 class StageEstimate:
-    stage: str  # "outline" | "script" | "audio", as in generation_metrics
+    stage: str  # "research" | "outline" | "script" | "audio", as in generation_metrics
     model: str | None  # None: an offline provider, which costs nothing
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -119,10 +128,13 @@ def estimate_episode(
     words = spoken_words(request, fmt)
     minutes = float(getattr(request, "target_minutes", 5))
     outline_task = fmt.outline_task(request)
-    outline_prompt = _prompt_tokens(outline_task)
+    outline_prompt = _prompt_tokens(outline_task) + FACT_SHEET_PROMPT_TOKENS
     outline_answer = OUTLINE_FIXED_TOKENS + math.ceil(OUTLINE_TOKENS_PER_MINUTE * minutes)
-    script_prompt = SCRIPT_PROMPT_FIXED_TOKENS + outline_answer
     script_answer = SCRIPT_FIXED_TOKENS + math.ceil(SCRIPT_TOKENS_PER_WORD * words)
+    # The script's prompt, plus the time guard's model pass reading the script once more.
+    script_prompt = SCRIPT_PROMPT_FIXED_TOKENS + outline_answer + FACT_SHEET_PROMPT_TOKENS
+    script_prompt += script_answer
+    research_calls = max(1, RESEARCH_CHUNKS_PER_SOURCE * len(getattr(request, "sources", [])))
     characters = math.ceil(CHARS_PER_WORD * words)
 
     def llm(stage: str, prompt: int, answer: int) -> StageEstimate:
@@ -133,6 +145,11 @@ def estimate_episode(
     return EpisodeEstimate(
         spoken_words=words,
         stages=(
+            llm(
+                "research",
+                research_calls * RESEARCH_CALL_PROMPT_TOKENS,
+                research_calls * RESEARCH_CALL_ANSWER_TOKENS,
+            ),
             llm("outline", outline_prompt, outline_answer),
             llm("script", script_prompt, script_answer),
             StageEstimate("audio", tts_model, tts_characters=characters, usd=audio_usd),
@@ -209,6 +226,7 @@ def _naive(moment: Any) -> Any:
 
 
 _STAGE_NAMES = {
+    Stage.RESEARCHING: "research",
     Stage.GENERATING_OUTLINE: "outline",
     Stage.GENERATING_SCRIPT: "script",
     Stage.GENERATING_AUDIO: "audio",

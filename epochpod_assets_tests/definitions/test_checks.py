@@ -19,13 +19,14 @@ from epochpod_assets.defs.assets.episodes import (
     episode_script,
     published_episode,
 )
+from epochpod_assets.defs.assets.research import episode_research
 from epochpod_assets.defs.checks import episode_checks
 from epochpod_assets.defs.resources import MediaResource, resources_from_env
 from epochpod_assets.formats.debate import format as debate_format
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.storage import episode_key
 
-ASSETS = [episode_outline, episode_script, episode_audio, published_episode]
+ASSETS = [episode_research, episode_outline, episode_script, episode_audio, published_episode]
 
 DEBATE = {
     "format": "debate",
@@ -138,7 +139,7 @@ def test_a_failed_blocking_check_stops_publication_and_fails_the_episode(
         if event.event_type_value == "ASSET_MATERIALIZATION" and event.asset_key
     }
     # Blocked before any audio was paid for, and never published.
-    assert materialized == {"episode_outline", "episode_script"}
+    assert materialized == {"episode_research", "episode_outline", "episode_script"}
     row = open_catalog().get(episode_id)
     assert row is not None and row["generation_status"] == "FAILED"
     assert row["generation_error"].startswith("check debate_is_balanced failed: ")
@@ -149,7 +150,7 @@ def test_script_checks_catch_a_silent_speaker_an_imbalance_and_a_blown_budget(
     instance: dg.DagsterInstance,
 ) -> None:
     episode_id = enqueue(DEBATE, open_catalog())
-    result = _run(instance, episode_id, [episode_outline, episode_script])
+    result = _run(instance, episode_id, [episode_research, episode_outline, episode_script])
     assert result.success and all(_verdicts(result).values())
 
     store = MediaResource().get()

@@ -18,6 +18,7 @@ def test_graph_shape() -> None:
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {
+        "episode_research",
         "episode_outline",
         "episode_script",
         "episode_audio",
@@ -26,6 +27,9 @@ def test_graph_shape() -> None:
         "generation_costs",
     }
     assert graph.get(dg.AssetKey("published_episode")).parent_keys == {dg.AssetKey("episode_audio")}
+    assert graph.get(dg.AssetKey("episode_outline")).parent_keys == {
+        dg.AssetKey("episode_research")
+    }
     # A request that asks for review runs only up to its script (editorial/defs.py).
     assert {j.name for j in defs.resolve_sensor_def("episode_requests").jobs} == {
         "generate_episode",

@@ -30,6 +30,7 @@ from epochpod_assets.defs.assets.feed import (
     podcast_feed,
     render_feed,
 )
+from epochpod_assets.defs.assets.research import episode_research
 from epochpod_assets.defs.resources import resources_from_env
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.storage import LocalMediaStore, episode_key, put_json
@@ -266,7 +267,13 @@ def test_published_episodes_are_in_the_feed_served_from_s3(s3_media: S3Endpoint)
         instance.add_dynamic_partitions("episodes", list(ids.values()))
         for episode_id in ids.values():
             run = dg.materialize(
-                [episode_outline, episode_script, episode_audio, published_episode],
+                [
+                    episode_research,
+                    episode_outline,
+                    episode_script,
+                    episode_audio,
+                    published_episode,
+                ],
                 partition_key=episode_id,
                 instance=instance,
                 resources=resources,

@@ -10,6 +10,7 @@ import pytest
 
 from epochpod_assets import enqueue
 from epochpod_assets.defs.assets.episodes import episode_audio, episode_outline, episode_script
+from epochpod_assets.defs.assets.research import episode_research
 from epochpod_assets.formats import format_for
 from epochpod_assets.formats.base import section_words
 from epochpod_assets.intake import open_catalog
@@ -159,7 +160,9 @@ def test_the_audio_stops_when_what_was_spent_leaves_too_little(
 ) -> None:
     db = open_catalog()
     episode_id = enqueue(REQUESTS["interview"], db)
-    assert materialize(instance, episode_id, [episode_outline, episode_script]).success
+    assert materialize(
+        instance, episode_id, [episode_research, episode_outline, episode_script]
+    ).success
     spent = catalog_ledger(db, [episode_id]).usd
     assert spent_usd(db, episode_id) == pytest.approx(spent)
     # Room for the writing already done and a little speech, not a whole episode's worth.
@@ -180,7 +183,7 @@ def test_a_regeneration_starts_a_fresh_budget(
 ) -> None:
     db = open_catalog()
     episode_id = enqueue(REQUESTS["interview"], db)
-    assert materialize(instance, episode_id, [episode_outline]).success
+    assert materialize(instance, episode_id, [episode_research, episode_outline]).success
     assert spent_usd(db, episode_id) > 0
     db.requeue(episode_id)
     db.set_stage(episode_id, Stage.GENERATING_OUTLINE)  # what the next outline run does first

@@ -23,6 +23,7 @@ from epochpod_assets.defs.assets.episodes import (
     episode_script,
     published_episode,
 )
+from epochpod_assets.defs.assets.research import episode_research
 from epochpod_assets.defs.resources import resources_from_env
 from epochpod_assets.formats import format_for, formats
 from epochpod_assets.intake import open_catalog
@@ -30,7 +31,7 @@ from epochpod_assets.providers.pricing import load_prices
 from epochpod_assets.requests import parse_request
 from epochpod_assets_tests.support.fake_openai import FakeOpenAI, Faults, Stats
 
-ASSETS = [episode_outline, episode_script, episode_audio, published_episode]
+ASSETS = [episode_research, episode_outline, episode_script, episode_audio, published_episode]
 KEY = "sk-live-pipeline-do-not-leak-3b7e55a1"
 LLM_MODEL = "gpt-4o-mini"
 TTS_MODEL = "tts-1"
@@ -269,7 +270,7 @@ def test_transient_errors_are_retried_and_only_answers_are_billed(
     episode_id = enqueue(REQUESTS["interview"], db)
     server.script("429", "500", "ok", "503", "drop")  # outline: 2 faults, script: 2 faults
 
-    result = materialize(instance, episode_id, [episode_outline, episode_script])
+    result = materialize(instance, episode_id, [episode_research, episode_outline, episode_script])
 
     assert result.success
     stats = server.stats()
@@ -322,7 +323,7 @@ def test_one_malformed_answer_is_re_asked_and_the_episode_publishes(
     episode_id = enqueue(REQUESTS["interview"], db)
     server.script("ok", "malformed")  # the script's first answer is cut short
 
-    result = materialize(instance, episode_id, [episode_outline, episode_script])
+    result = materialize(instance, episode_id, [episode_research, episode_outline, episode_script])
 
     assert result.success
     assert server.stats().chat_billed == 3

@@ -23,6 +23,7 @@ from epochpod_assets.defs.assets.episodes import (
     episode_script,
     published_episode,
 )
+from epochpod_assets.defs.assets.research import episode_research
 from epochpod_assets.defs.resources import resources_from_env
 from epochpod_assets.formats import formats
 from epochpod_assets.formats.base import WORDS_PER_MINUTE, count_words
@@ -30,7 +31,7 @@ from epochpod_assets.intake import open_catalog
 from epochpod_assets.providers.base import ProviderError
 from epochpod_assets.serve import local_path
 
-ASSETS = [episode_outline, episode_script, episode_audio, published_episode]
+ASSETS = [episode_research, episode_outline, episode_script, episode_audio, published_episode]
 
 # One-minute cases for the first formats; every other registered format runs its own demo
 # request, so a new format is covered by this scenario as soon as it is registered.
@@ -127,8 +128,9 @@ def test_offline_episode_is_published_with_status_sequence(
 
     history = _history(db, episode_id)
     stages = [status for status, _ in history]
-    assert stages[0] == "GENERATING_OUTLINE" and stages[-1] == "COMPLETED"
+    assert stages[0] == "RESEARCHING" and stages[-1] == "COMPLETED"
     assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == [
+        "RESEARCHING",
         "GENERATING_OUTLINE",
         "GENERATING_SCRIPT",
         "GENERATING_AUDIO",
@@ -138,6 +140,7 @@ def test_offline_episode_is_published_with_status_sequence(
     progress = [p for _, p in history]
     assert progress == sorted(progress), "progress never goes backwards"
     assert {
+        ("RESEARCHING", 5),
         ("GENERATING_OUTLINE", 10),
         ("GENERATING_SCRIPT", 40),
         ("GENERATING_AUDIO", 70),
@@ -170,7 +173,7 @@ def test_offline_episode_is_published_with_status_sequence(
             sa.text("SELECT stage, tts_characters FROM generation_metrics WHERE episode_id = :id"),
             {"id": episode_id},
         ).all()
-    assert {m.stage for m in metrics} == {"outline", "script", "audio", "publish"}
+    assert {m.stage for m in metrics} == {"research", "outline", "script", "audio", "publish"}
     assert sum(m.tts_characters for m in metrics) > 0
 
     # Real speech, at the requested length (one listen: for an adventure, start to ending).

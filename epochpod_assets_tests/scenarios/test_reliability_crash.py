@@ -123,7 +123,7 @@ def test_a_run_killed_during_synthesis_resumes_without_paying_twice(
         }
         # Audio and publication again (with the audio's checks); nothing upstream.
         assert {"episode_audio", "published_episode"} <= steps
-        assert not steps & {"episode_outline", "episode_script"}
+        assert not steps & {"episode_research", "episode_outline", "episode_script"}
         meta = audio_metadata(instance, resumed_id)
 
     after = server.stats()

@@ -20,6 +20,7 @@ from epochpod_assets.defs.assets.episodes import (
     episode_script,
     published_episode,
 )
+from epochpod_assets.defs.assets.research import episode_research
 from epochpod_assets.defs.resources import resources_from_env
 from epochpod_assets.formats import format_for
 from epochpod_assets.formats.base import Line, Section, SectionBrief, SectionScript, section_words
@@ -46,7 +47,7 @@ from epochpod_assets.storage import LocalMediaStore
 from epochpod_assets_tests.support.fake_openai import FakeOpenAI
 from epochpod_assets_tests.support.template_model import template_responder
 
-ASSETS = [episode_outline, episode_script, episode_audio, published_episode]
+ASSETS = [episode_research, episode_outline, episode_script, episode_audio, published_episode]
 KEY = "sk-test-longform"
 INTERVIEW = {"format": "interview", "guest_name": "Ada Lovelace", "topic": "the engine"}
 ADVENTURE = {"format": "adventure", "setting": "Alexandria, 48 BC", "depth": 2, "choices": 2}

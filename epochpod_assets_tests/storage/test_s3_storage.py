@@ -17,6 +17,7 @@ from epochpod_assets.defs.assets.episodes import (
     episode_script,
     published_episode,
 )
+from epochpod_assets.defs.assets.research import episode_research
 from epochpod_assets.defs.resources import MediaResource, resources_from_env
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.storage import (
@@ -165,7 +166,7 @@ def test_offline_pipeline_publishes_an_episode_with_all_media_in_the_bucket(
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("episodes", [episode_id])
         result = dg.materialize(
-            [episode_outline, episode_script, episode_audio, published_episode],
+            [episode_research, episode_outline, episode_script, episode_audio, published_episode],
             partition_key=episode_id,
             instance=instance,
             resources=resources_from_env(),

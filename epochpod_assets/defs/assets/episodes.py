@@ -1,4 +1,4 @@
-"""The per-episode assets: outline -> script -> audio -> published episode.
+"""The per-episode assets: (research ->) outline -> script -> audio -> published episode.
 
 Each asset stores what it made in media storage (JSON for the outline and script, MP3 and
 WebVTT for audio) and returns a `dg.MaterializeResult` whose metadata the UI shows. The code is
@@ -17,6 +17,7 @@ from epochpod_assets.audio.rendering import (
     render_tracks,
 )
 from epochpod_assets.audio.segments import SegmentCache
+from epochpod_assets.defs.assets.research import episode_research, research_for
 from epochpod_assets.defs.assets.stages import Episode, episode_stage, titled, usage_metadata
 from epochpod_assets.defs.partitions import episodes_partitions
 from epochpod_assets.defs.pools import pool_slot
@@ -36,6 +37,14 @@ from epochpod_assets.formats.base import (
     section_words,
     transcript,
 )
+from epochpod_assets.history.gate import Gate
+from epochpod_assets.history.grounding import GroundedWriter
+from epochpod_assets.history.integrity import (
+    INTEGRITY_JSON,
+    integrity_metadata,
+    integrity_report,
+)
+from epochpod_assets.history.shownotes import cited_transcript, feed_citations, show_notes
 from epochpod_assets.providers.budget import BudgetedVoice, BudgetedWriter, check_budget
 from epochpod_assets.scripting.continuity import continuity_check_result, continuity_check_spec
 from epochpod_assets.scripting.fitting import write_to_length
@@ -64,6 +73,7 @@ RETRY = dg.RetryPolicy(
 @dg.asset(
     partitions_def=episodes_partitions,
     group_name=GROUP,
+    deps=[episode_research],
     retry_policy=RETRY,
     kinds={"python"},
     pool="llm",
@@ -75,7 +85,7 @@ def episode_outline(
     media: MediaResource,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """The episode's plan: who speaks, the sections and questions (or the story's branches),
-    and the sources. Everything after it is written from this plan."""
+    written from the fact sheet. Everything after it is written from this plan."""
     db = catalog.get()
     with episode_stage(context, db, Stage.GENERATING_OUTLINE, "outline") as stage:
         # Inside the stage: a provider or store that cannot be set up fails the episode with
@@ -87,7 +97,8 @@ def episode_outline(
             # Bring your own script: the plan is read from the producer's file, not written.
             outline = own_script.outline_for(store, episode.format, episode.request)
         else:
-            outline = author.write(episode.format.outline_task(episode.request), stage.usage)
+            grounded = GroundedWriter(author, research_for(store, episode))
+            outline = grounded.write(episode.format.outline_task(episode.request), stage.usage)
         put_model(store, episode_key(episode.id, "outline.json"), outline)
     return dg.MaterializeResult(
         metadata={
@@ -118,11 +129,13 @@ def episode_script(
     voice: VoiceResource,
     media: MediaResource,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    """The words of the episode, turn by turn and speaker by speaker, checked against the cast,
-    the word budget and continuity. The budget is planned from the target duration at the
-    cast's measured speaking rate. A short script is checked before any audio is paid for; a
-    long one is written section by section, in parallel, and each part is spoken as soon as it
-    has passed its own checks, so the parts that miss their length can be rewritten."""
+    """The words of the episode, turn by turn and speaker by speaker, written from the fact
+    sheet and checked against the cast, the word budget, continuity, the time guard and the
+    claims. The budget is planned from the target duration at the cast's measured speaking
+    rate. A short script is checked before any audio is paid for; a long one is written
+    section by section, in parallel, and each part is spoken only once it has passed the time
+    guard and the claim check (its failing lines rewritten), so no anachronism is ever paid
+    for, and the parts that miss their length can be rewritten."""
     db = catalog.get()
     with episode_stage(context, db, Stage.GENERATING_SCRIPT, "script") as stage:
         store, author, speaker = media.get(), writer.get(), voice.get()
@@ -139,6 +152,9 @@ def episode_script(
         )
         fmt = episode.format
         outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
+        # The fact sheet the script is written from and judged against (history/gate.py).
+        found = research_for(store, episode)
+        gate = Gate(found, author)
         edit = edit_for_run(db, context.run, episode.id)
         how: dict[str, Any]
         if edit is not None:
@@ -173,7 +189,7 @@ def episode_script(
             )
             with speaks:
                 written = write_to_length(
-                    author,
+                    GroundedWriter(author, found, enforce=gate.enforce),
                     speaker,
                     fmt,
                     episode.request,
@@ -196,9 +212,15 @@ def episode_script(
                 "parts_corrected_to_length": ", ".join(map(str, written.corrected_parts)) or "none",
                 "lines_spoken_ahead": written.spoken_lines,
             }
+        tracks = fmt.tracks(episode.request, outline, script)
+        # The whole script once more, whoever wrote it (the writer's parts were checked as
+        # they came; an edit or a producer's own script is checked here): what fails blocks
+        # before the script is stored and any audio paid for.
+        report = integrity_report(gate, tracks)
+        put_json(store, episode_key(episode.id, INTEGRITY_JSON), report.model_dump(mode="json"))
+        report.raise_if_blocked()
         # The script it replaces is kept under a versioned key (editorial/versions.py).
         kept = store_script(store, episode.id, script)
-        tracks = fmt.tracks(episode.request, outline, script)
         if stops_for_review(context.run):
             # The review gate: no audio is paid for until an editor approves this script.
             db.set_stage(episode.id, Stage.AWAITING_REVIEW)
@@ -220,6 +242,7 @@ def episode_script(
             "turns": sum(len(s.lines) for t in tracks for s in t.sections),
             "tracks": len(tracks),
             "preview": dg.MetadataValue.md(fmt.script_preview(episode.request, outline, script)),
+            **integrity_metadata(report),
             "wall_seconds": round(stage.seconds, 2),
             **usage_metadata(stage.usage),
         },
@@ -327,16 +350,28 @@ def published_episode(
         plans = fmt.tracks(episode.request, outline, script)
         publication = fmt.publication(episode.request, outline)
         entry = tracks[0]
-        text = transcript(s for p in plans for s in p.sections)
+        found = research_for(store, episode)
+        sheet = found.sheet
+        lines = [line for p in plans for s in p.sections for line in s.lines]
+        notes = show_notes(publication.title, publication.description, found, lines)
+        store.put(episode_key(episode.id, "show_notes.md"), notes.markdown.encode(), _MD)
+        notes_url = store.put(
+            episode_key(episode.id, "show_notes.html"), notes.html.encode(), _HTML
+        )
+        text = cited_transcript((s for p in plans for s in p.sections), sheet)
         db.publish(
             episode.id,
             {
                 "title": publication.title,
                 "subtitle": publication.subtitle,
-                "description": publication.description,
+                "description": f"{publication.description}\n\n{feed_citations(notes, sheet)}",
                 "topic": publication.topic,
                 "era": publication.era,
-                "sources": publication.sources,
+                # The numbered sources the episode rests on; without any, the outline's
+                # suggestions for further reading, as before.
+                "sources": [f"[{s.id}] {s.citation()}" for s in sheet.sources]
+                or publication.sources,
+                "show_notes_url": notes_url,
                 "transcript": text,
                 "duration_seconds": round(fmt.listening_seconds(episode.request, tracks)),
                 "audio_url": entry.url,
@@ -359,7 +394,12 @@ def published_episode(
             **_captions_link(store, episode.id, entry),
             "duration_seconds": round(fmt.listening_seconds(episode.request, tracks)),
             "tracks": len(tracks),
-            "word_count": count_words(text),
+            "word_count": count_words(transcript(s for p in plans for s in p.sections)),
+            "sources": len(sheet.sources),
+            "facts_cited": notes.facts_cited,
+            "show_notes": dg.MetadataValue.url(
+                display_url(store, episode_key(episode.id, "show_notes.html"))
+            ),
             "episode_usd": round(totals.estimated_usd, 6) if totals else 0.0,
             "episode_llm_tokens": totals.llm_tokens if totals else 0,
             "episode_tts_characters": totals.tts_characters if totals else 0,
@@ -369,6 +409,10 @@ def published_episode(
             ),
         }
     )
+
+
+_MD = "text/markdown; charset=utf-8"
+_HTML = "text/html; charset=utf-8"
 
 
 def _pricing(provider: BudgetedWriter | BudgetedVoice, kind: str) -> str:

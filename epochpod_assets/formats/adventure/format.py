@@ -28,6 +28,7 @@ from epochpod_assets.formats.base import (
     TrackPlan,
     count_words,
 )
+from epochpod_assets.history.dates import HistoricalDate
 from epochpod_assets.providers.base import LengthRejected, StructureRejected, WritingTask
 from epochpod_assets.providers.voices import VOICE_HELP
 from epochpod_assets.scripting import longform
@@ -153,6 +154,10 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
 
     def cast(self, request: AdventureRequest) -> dict[str, str]:
         return {NARRATOR: request.narrator_voice}
+
+    def figures(self, request: AdventureRequest) -> dict[str, HistoricalDate | None]:
+        # The narrator tells the story in its present, the setting's date.
+        return {NARRATOR: request.as_of}
 
     # One track is one narrator clip: no pauses inside it, whatever its length.
     words_per_turn = float("inf")

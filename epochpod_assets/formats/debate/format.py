@@ -24,6 +24,7 @@ from epochpod_assets.formats.base import (
     count_words,
 )
 from epochpod_assets.formats.debate.request import DebateRequest
+from epochpod_assets.history.dates import HistoricalDate
 from epochpod_assets.providers.base import WritingTask
 from epochpod_assets.providers.voices import VOICE_HELP
 
@@ -138,6 +139,12 @@ class DebateFormat(EpisodeFormat[DebateRequest, DebateOutline, DebateScript]):
         cast = {request.moderator_name: request.moderator_voice}
         cast.update({p.name: p.voice or "" for p in request.participants})
         return cast
+
+    def figures(self, request: DebateRequest) -> dict[str, HistoricalDate | None]:
+        return {p.name: p.as_of for p in request.participants}
+
+    def meeting_date(self, request: DebateRequest) -> HistoricalDate | None:
+        return request.as_of
 
     def expected_sections(self, request: DebateRequest) -> int:
         return request.rounds + 2  # plus opening and closing

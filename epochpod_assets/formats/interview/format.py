@@ -25,6 +25,7 @@ from epochpod_assets.formats.base import (
     count_words,
 )
 from epochpod_assets.formats.interview.request import InterviewRequest
+from epochpod_assets.history.dates import HistoricalDate
 from epochpod_assets.providers.base import StructureRejected, WritingTask
 from epochpod_assets.providers.voices import VOICE_HELP
 from epochpod_assets.scripting import longform
@@ -95,6 +96,9 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
 
     def cast(self, request: InterviewRequest) -> dict[str, str]:
         return {request.host_name: request.host_voice, request.guest_name: request.guest_voice}
+
+    def figures(self, request: InterviewRequest) -> dict[str, HistoricalDate | None]:
+        return {request.guest_name: request.as_of}
 
     # Measured on the offline scripts: questions (~12 words), answers (~60), follow-ups (~20).
     words_per_turn = 36.0

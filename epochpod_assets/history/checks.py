@@ -1,0 +1,93 @@
+"""The script's integrity checks on a run of spoken lines: the time guard and the claim check
+(H12L's `timeguard` and `claims`), with the model pass when a model is configured.
+
+Lines are numbered from 1 in the order given. Only speakers with an entry in `as_of` (figures,
+and a narrator telling a story in its present) are checked: a host or moderator speaks from
+today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from epochpod_assets.formats.base import Line
+from epochpod_assets.history import timeguard
+from epochpod_assets.history.dates import HistoricalDate
+from epochpod_assets.history.factsheet import FactSheet, Finding
+from epochpod_assets.history.timeguard import GuardLine
+from epochpod_assets.providers.base import Usage, Writer
+from epochpod_assets.providers.offline import OfflineWriter
+
+
+@dataclass(frozen=True)
+class Review:
+    """The checks' verdict on some lines."""
+
+    findings: list[Finding]
+    claims: int  # claims checked in figures' and narrators' lines
+    unsupported: int
+    max_unsupported_share: float
+
+    @property
+    def unsupported_share(self) -> float:
+        return self.unsupported / self.claims if self.claims else 0.0
+
+    @property
+    def time_findings(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "anachronism"]
+
+    @property
+    def claim_findings(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind != "anachronism"]
+
+    @property
+    def too_unsupported(self) -> bool:
+        return self.unsupported_share > self.max_unsupported_share
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [
+            f
+            for f in self.findings
+            if f.kind in ("anachronism", "contradicted")
+            or (f.kind == "unsupported" and self.too_unsupported)
+        ]
+
+
+def guard_lines(
+    lines: Sequence[Line], as_of: Mapping[str, HistoricalDate | None]
+) -> list[GuardLine]:
+    """The lines as the time guard takes them: a speaker with a date is held to it; a speaker
+    without one (a host, a moderator, a figure whose date research could not settle) speaks
+    from today."""
+    out = []
+    for number, line in enumerate(lines, start=1):
+        date = as_of.get(line.speaker)
+        role = "figure" if date is not None else "host"
+        out.append(GuardLine(number, line.speaker, line.text, role=role, as_of=date))
+    return out
+
+
+def review(
+    lines: Sequence[Line],
+    as_of: Mapping[str, HistoricalDate | None],
+    sheet: FactSheet,
+    *,
+    writer: Writer | None,
+    usage: Usage | None,
+    max_unsupported_share: float,
+) -> Review:
+    """Every finding on `lines`. With a model writer and `usage`, the time guard's model pass
+    runs too (through the writer, so it is budgeted and billed like every call)."""
+    guarded = guard_lines(lines, as_of)
+    findings = timeguard.check_lines(guarded)
+    if writer is not None and usage is not None and writer.provider != OfflineWriter.provider:
+        seen = {(f.line, f.term.casefold()) for f in findings}
+        for finding in timeguard.model_findings(writer, guarded, usage):
+            if (finding.line, finding.term.casefold()) not in seen:
+                findings.append(finding)
+    claims = 0
+    unsupported = 0
+    findings.sort(key=lambda f: f.line)
+    return Review(findings, claims, unsupported, max_unsupported_share)
