@@ -30,6 +30,7 @@ from epochpod_assets.intake import open_catalog
 from epochpod_assets.providers.pricing import load_prices
 from epochpod_assets.requests import parse_request
 from epochpod_assets_tests.support.fake_openai import FakeOpenAI, Faults, Stats
+from epochpod_assets_tests.support.template_model import history_answer
 
 ASSETS = [episode_research, episode_outline, episode_script, episode_audio, published_episode]
 KEY = "sk-live-pipeline-do-not-leak-3b7e55a1"
@@ -73,7 +74,10 @@ REQUESTS = {fmt.name: SHORT_REQUESTS.get(fmt.name) or fmt.demo_request() for fmt
 def template_responder(body: dict[str, Any]) -> str:
     """Answer a chat request the way a good model would: the prompt says which task it is
     (`Task: <format>.<stage>`) and embeds the request and outline as JSON; rebuilding the task
-    from them gives its deterministic template, which fits the schema and passes the checks."""
+    from them gives its deterministic template, which fits the schema and passes the checks.
+    Research, rewrite and time-guard calls are answered as the offline writer answers them."""
+    if (answer_text := history_answer(body)) is not None:
+        return answer_text
     prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
     lines = dict(line.split(": ", 1) for line in prompt.splitlines() if ": " in line)
     kind, stage = lines["Task"].split(".")
@@ -187,7 +191,7 @@ def assert_catalog_matches_server(ledger: Ledger, stats: Stats) -> None:
 
 def metadata_totals(result: dg.ExecuteInProcessResult) -> dict[str, float]:
     totals: dict[str, float] = {}
-    for node in ("episode_outline", "episode_script", "episode_audio"):
+    for node in ("episode_research", "episode_outline", "episode_script", "episode_audio"):
         for materialization in result.asset_materializations_for_node(node):
             for name in ("llm_calls", "prompt_tokens", "completion_tokens", "tts_characters"):
                 totals[name] = totals.get(name, 0) + materialization.metadata[name].value  # type: ignore[operator]
@@ -213,7 +217,9 @@ def test_each_format_is_written_and_voiced_by_openai_and_published(
 ) -> None:
     server = openai_env
     db = open_catalog()
-    episode_id = enqueue(REQUESTS[kind], db)
+    # A date for the guest: the time guard's model pass reads her lines (and is billed).
+    dated = {"as_of": "1843"} if kind == "interview" else {}
+    episode_id = enqueue({**REQUESTS[kind], **dated}, db)
 
     result = materialize(instance, episode_id)
 
@@ -227,12 +233,17 @@ def test_each_format_is_written_and_voiced_by_openai_and_published(
     )
     assert row["generation_error"] is None and row["audio_bytes"] > 0
 
-    # Structured outputs: one strict json_schema per format and stage, named after the model.
+    # Structured outputs: one strict json_schema per format and stage, named after the model:
+    # research (no sources: the model's own facts), outline, script, and for a figure with a
+    # date the time guard's model pass over the script's lines.
     chats = [r.body for r in server.requests if r.endpoint == "chat"]
     fmt = format_for(row["type"])
+    judged = ["ModelAnachronisms"] if kind == "interview" else []
     assert [c["response_format"]["json_schema"]["name"] for c in chats] == [
+        "OwnFacts",
         fmt.outline_model.__name__,
         fmt.script_model.__name__,
+        *judged,
     ]
     assert all(c["response_format"]["json_schema"]["strict"] for c in chats)
     assert all(c["model"] == LLM_MODEL for c in chats)
@@ -248,15 +259,15 @@ def test_each_format_is_written_and_voiced_by_openai_and_published(
 
     # Every token and character the server billed is in the catalog and the metadata, exactly.
     stats = server.stats()
-    assert stats.chat_billed == 2 and stats.speech_billed == len(speech)
+    assert stats.chat_billed == len(chats) and stats.speech_billed == len(speech)
     assert_catalog_matches_server(catalog_ledger(db, [episode_id]), stats)
     shown = metadata_totals(result)
     assert shown["llm_calls"] == stats.chat_billed
     assert shown["prompt_tokens"] == stats.prompt_tokens
     assert shown["completion_tokens"] == stats.completion_tokens
     assert shown["tts_characters"] == stats.tts_characters
-    # Each stage shows USD rounded to 6 places: three stages, half a millionth each at most.
-    assert shown["usd"] == pytest.approx(server_usd(stats), abs=1.5e-6)
+    # Each stage shows USD rounded to 6 places: four stages, half a millionth each at most.
+    assert shown["usd"] == pytest.approx(server_usd(stats), abs=2e-6)
     published = result.asset_materializations_for_node("published_episode")[0].metadata
     assert published["episode_llm_tokens"].value == stats.prompt_tokens + stats.completion_tokens
     assert published["episode_tts_characters"].value == stats.tts_characters
@@ -268,14 +279,15 @@ def test_transient_errors_are_retried_and_only_answers_are_billed(
     server = openai_env
     db = open_catalog()
     episode_id = enqueue(REQUESTS["interview"], db)
-    server.script("429", "500", "ok", "503", "drop")  # outline: 2 faults, script: 2 faults
+    # Research answers at once; then the outline and the script each meet 2 faults.
+    server.script("ok", "429", "500", "ok", "503", "drop")
 
     result = materialize(instance, episode_id, [episode_research, episode_outline, episode_script])
 
     assert result.success
     stats = server.stats()
     assert stats.faults == {"429": 1, "500": 1, "503": 1, "drop": 1}
-    assert stats.total_calls == 6 and stats.chat_billed == 2
+    assert stats.total_calls == 7 and stats.chat_billed == 3
     assert step_starts(result, "episode_outline") == 1, "the client retried, not Dagster"
     assert_catalog_matches_server(catalog_ledger(db, [episode_id]), stats)
 
@@ -289,7 +301,8 @@ def test_malformed_json_is_re_asked_then_the_episode_fails_with_the_validation_e
     server = openai_env
     db = open_catalog()
     episode_id = enqueue(REQUESTS["debate"], db)
-    server.script("malformed", "malformed", "malformed")  # the first answer and both re-asks
+    # Research answers; the outline's first answer and both re-asks are malformed.
+    server.script("ok", "malformed", "malformed", "malformed")
 
     result = materialize(instance, episode_id)
 
@@ -300,7 +313,7 @@ def test_malformed_json_is_re_asked_then_the_episode_fails_with_the_validation_e
     assert error.startswith("outline failed: ")
     assert "no acceptable debate outline in 3 attempts" in error
     assert "Invalid JSON" in error, error
-    chats = [r.body for r in server.requests if r.endpoint == "chat"]
+    chats = [r.body for r in server.requests if r.endpoint == "chat"][1:]  # after research
     assert len(chats) == 3
     # Each re-ask carries the rejected answer and why it was rejected.
     assert [m["role"] for m in chats[2]["messages"]] == ["system", "user"] + [
@@ -311,7 +324,7 @@ def test_malformed_json_is_re_asked_then_the_episode_fails_with_the_validation_e
     assert step_starts(result, "episode_outline") == 1, "bad output is not retried by Dagster"
     # Rejected answers were billed by the server, so they are in the ledger too.
     stats = server.stats()
-    assert stats.chat_billed == 3 and stats.speech_billed == 0
+    assert stats.chat_billed == 4 and stats.speech_billed == 0
     assert_catalog_matches_server(catalog_ledger(db, [episode_id]), stats)
 
 
@@ -321,12 +334,12 @@ def test_one_malformed_answer_is_re_asked_and_the_episode_publishes(
     server = openai_env
     db = open_catalog()
     episode_id = enqueue(REQUESTS["interview"], db)
-    server.script("ok", "malformed")  # the script's first answer is cut short
+    server.script("ok", "ok", "malformed")  # the script's first answer is cut short
 
     result = materialize(instance, episode_id, [episode_research, episode_outline, episode_script])
 
     assert result.success
-    assert server.stats().chat_billed == 3
+    assert server.stats().chat_billed == 4
     assert_catalog_matches_server(catalog_ledger(db, [episode_id]), server.stats())
 
 
@@ -345,10 +358,10 @@ def test_a_bad_request_fails_at_once(
     assert not result.success
     assert time.monotonic() - started < 5, "no backoff, no Dagster retry delay"
     assert server.stats().total_calls == 1
-    assert step_starts(result, "episode_outline") == 1
+    assert step_starts(result, "episode_research") == 1
     row = db.get(episode_id)
     assert row is not None and row["generation_status"] == "FAILED"
-    assert row["generation_error"].startswith("outline failed: OpenAI answered HTTP 400")
+    assert row["generation_error"].startswith("research failed: OpenAI answered HTTP 400")
 
 
 def test_a_wrong_key_fails_at_once_and_is_never_shown(
@@ -369,7 +382,7 @@ def test_a_wrong_key_fails_at_once_and_is_never_shown(
     assert not result.success
     stats = server.stats()
     assert stats.total_calls == 1 and stats.statuses == {401: 1}
-    assert step_starts(result, "episode_outline") == 1
+    assert step_starts(result, "episode_research") == 1
     row = db.get(episode_id)
     assert row is not None and row["generation_status"] == "FAILED"
     assert "HTTP 401" in row["generation_error"]
