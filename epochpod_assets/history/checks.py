@@ -64,8 +64,10 @@ def guard_lines(
     out = []
     for number, line in enumerate(lines, start=1):
         date = as_of.get(line.speaker)
-        role = "figure" if date is not None else "host"
-        out.append(GuardLine(number, line.speaker, line.text, role=role, as_of=date))
+        if date is None:
+            out.append(GuardLine(number, line.speaker, line.text, role="host"))
+        else:
+            out.append(GuardLine(number, line.speaker, line.text, role="figure", as_of=date))
     return out
 
 

@@ -166,9 +166,9 @@ class Gate:
             for n in numbers
         ]
         # The schema itself names the lines that may come back (invariant 7).
-        number_type: Any = Literal[tuple(numbers)]  # type: ignore[valid-type]
+        number_type: Any = Literal[tuple(numbers)]
         line_model = create_model("LineRewrite", __base__=_Rewrite, number=(number_type, ...))
-        schema = create_model("LineRewrites", lines=(list[line_model], ...))  # type: ignore[valid-type]
+        schema: Any = create_model("LineRewrites", lines=(list[line_model], ...))
         context = [
             {"number": i + 1, "speaker": x.speaker, "text": x.text}
             for i, x in enumerate(lines)

@@ -216,13 +216,10 @@ class GroundedWriter:
     found: Research
     enforce: Enforce | None = None
 
-    @property
-    def provider(self) -> str:
-        return self.inner.provider
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
+    def __post_init__(self) -> None:
+        # The writer's own name: the pace memory and the metadata know it by these.
+        self.provider: str = self.inner.provider
+        self.model: str = self.inner.model
 
     def write(self, task: WritingTask[T], usage: Usage) -> T:
         answer = self.inner.write(grounded_task(task, self.found), usage)
