@@ -60,5 +60,25 @@ def run_demo() -> int:
         f"{published} of {len(rows)} episodes published in {time.monotonic() - started:.0f} s. "
         f"Dagster instance: {instance.root_directory}. See the runs with `make ui`."
     )
+    for row in rows:
+        console.print(citations_line(row))
     console.print(f"Podcast feed: {feed_location(defs)} (served by `epochpod serve`)")
     return 0 if finished and published == len(rows) else 1
+
+
+def citations_line(row: dict[str, Any]) -> str:
+    """What one episode rests on: sources, facts researched and facts its lines cite."""
+    sheet = row.get("fact_sheet") or {}
+    facts = sheet.get("facts") or []
+    sources = sheet.get("sources") or []
+    cited = cited_count(row)
+    notes = row.get("show_notes_url") or "no show notes"
+    return (
+        f"{row['id']} {row['type'].lower()}: {cited} of {len(facts)} facts cited from "
+        f"{len(sources)} source(s); show notes {notes}"
+    )
+
+
+def cited_count(row: dict[str, Any]) -> int:
+    """Facts the published episode's lines cite (kept with the fact sheet at publication)."""
+    return len((row.get("fact_sheet") or {}).get("cited") or [])

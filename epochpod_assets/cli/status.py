@@ -102,7 +102,9 @@ def print_sources(row: dict[str, Any]) -> None:
     researched = sheet.get("sources") or []
     requested = (row.get("request") or {}).get("sources") or []
     if researched:
-        print(f"{'sources':>24}  {len(researched)} ({len(facts)} facts in the fact sheet)")
+        cited = sheet.get("cited")
+        told = f", {len(cited)} cited by the episode" if cited is not None else ""
+        print(f"{'sources':>24}  {len(researched)} ({len(facts)} facts in the fact sheet{told})")
         for source in researched:
             count = sum(1 for f in facts if f.get("source_id") == source.get("id"))
             title, where = source.get("title"), source.get("location")

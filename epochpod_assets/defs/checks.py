@@ -323,7 +323,7 @@ def judge_time_guard(stored: Stored) -> Verdict:
 def judge_claims(stored: Stored) -> Verdict:
     now, _ = _integrity(stored)
     contradicted = now.of_kind("contradicted")
-    blocked = bool(contradicted) or now.unsupported_share > now.max_unsupported_share
+    blocked = bool(contradicted) or now.too_unsupported
     reason = (
         f"{len(contradicted)} contradicted claim(s); {now.unsupported} of {now.claims} claims "
         f"unsupported ({now.unsupported_share:.0%}, at most {now.max_unsupported_share:.0%} "

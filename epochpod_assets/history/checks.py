@@ -9,10 +9,10 @@ today.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from epochpod_assets.formats.base import Line
-from epochpod_assets.history import timeguard
+from epochpod_assets.history import claims, timeguard
 from epochpod_assets.history.dates import HistoricalDate
 from epochpod_assets.history.factsheet import FactSheet, Finding
 from epochpod_assets.history.timeguard import GuardLine
@@ -28,6 +28,10 @@ class Review:
     claims: int  # claims checked in figures' and narrators' lines
     unsupported: int
     max_unsupported_share: float
+    # Without any fact nothing can be supported: unsupported claims are reported, and block
+    # only when there was something to rest them on.
+    has_facts: bool = True
+    supported: dict[int, list[int]] = field(default_factory=dict)  # line -> fact ids
 
     @property
     def unsupported_share(self) -> float:
@@ -43,7 +47,7 @@ class Review:
 
     @property
     def too_unsupported(self) -> bool:
-        return self.unsupported_share > self.max_unsupported_share
+        return self.has_facts and self.unsupported_share > self.max_unsupported_share
 
     @property
     def blocking(self) -> list[Finding]:
@@ -84,12 +88,37 @@ def review(
     runs too (through the writer, so it is budgeted and billed like every call)."""
     guarded = guard_lines(lines, as_of)
     findings = timeguard.check_lines(guarded)
-    if writer is not None and usage is not None and writer.provider != OfflineWriter.provider:
+    model = writer is not None and usage is not None and writer.provider != OfflineWriter.provider
+    if model and writer is not None and usage is not None:
         seen = {(f.line, f.term.casefold()) for f in findings}
         for finding in timeguard.model_findings(writer, guarded, usage):
             if (finding.line, finding.term.casefold()) not in seen:
                 findings.append(finding)
-    claims = 0
-    unsupported = 0
+    report = claims_report(lines, as_of, sheet)
+    if model and writer is not None and usage is not None and sheet.facts:
+        report = claims.judge(writer, report, sheet, usage)
+    findings += report.findings(origin="model" if model and sheet.facts else "claims")
     findings.sort(key=lambda f: f.line)
-    return Review(findings, claims, unsupported, max_unsupported_share)
+    return Review(
+        findings,
+        report.claims,
+        report.unsupported,
+        max_unsupported_share,
+        has_facts=bool(sheet.facts),
+        supported=report.supported_fact_ids,
+    )
+
+
+def claims_report(
+    lines: Sequence[Line], as_of: Mapping[str, HistoricalDate | None], sheet: FactSheet
+) -> claims.ClaimReport:
+    """The offline claim check on the lines of figures and narrators (every speaker in
+    `as_of`, dated or not); a host's or moderator's lines claim nothing for the episode."""
+    return claims.check_lines(
+        [
+            claims.ClaimLine(number, line.speaker, line.text)
+            for number, line in enumerate(lines, start=1)
+            if line.speaker in as_of
+        ],
+        sheet,
+    )

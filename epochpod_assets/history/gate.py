@@ -131,6 +131,11 @@ class Gate:
             review = self.review(lines, usage)
             blocking = review.blocking
             if not blocking:
+                # A line rests on the facts its claims were matched to, whether or not the
+                # writer listed them: the show notes cite what the check found.
+                for number, ids in review.supported.items():
+                    line = lines[number - 1]
+                    line.facts = sorted(set(line.facts) | set(ids))
                 return answer
             with self._lock:
                 self.rewrites.append((what, attempt + 1, blocking))

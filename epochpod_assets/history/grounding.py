@@ -119,10 +119,20 @@ def spoken_lines(answer: BaseModel) -> Iterator[Line]:
 
 
 def known_facts(found: Research, speaker: str) -> list[Fact]:
-    """The facts a speaker may state: undated ones, and dated ones up to their date."""
+    """The facts a speaker may state: those that pass the time guard at the speaker's date
+    (nothing in them dated, named or invented after it)."""
+    from epochpod_assets.history.dates import parse_date
+    from epochpod_assets.history.timeguard import check_text
+
     voice = next((v for v in found.voices if v.speaker == speaker), None)
-    limit = voice.year if voice else None
-    return [f for f in found.sheet.facts if limit is None or f.year is None or f.year <= limit]
+    if voice is None or not voice.as_of:
+        return list(found.sheet.facts)
+    as_of = parse_date(voice.as_of)
+    return [
+        f
+        for f in found.sheet.facts
+        if (f.year is None or f.year <= as_of.year) and not check_text(f.text, as_of)
+    ]
 
 
 def speak_from_facts(answer: T, found: Research, seed: str) -> T:
@@ -184,22 +194,21 @@ def _sentences(text: str) -> list[str]:
 
 
 def first_person(text: str, speaker: str) -> str:
-    """ "Einstein received the prize" said by Albert Einstein: "I received the prize"."""
-    names = [speaker, *speaker.split()[-1:]]
-    for name in names:
-        pattern = re.compile(rf"^{re.escape(name)}(?:'s)?\b", re.IGNORECASE)
-        match = pattern.match(text)
-        if match:
-            subject = "My" if match.group(0).lower().endswith("'s") else "I"
-            rest = text[match.end() :]
-            rest = re.sub(r"^ was\b", " was", rest)
-            return _agree(subject + rest)
-    return text
+    """A fact about the speaker, said by them: "In 1905 Einstein published four papers" said
+    by Albert Einstein is "In 1905 I published four papers"."""
+    parts = speaker.split()
+    names = [speaker] + ([parts[-1]] if len(parts) > 1 else [])
+    pattern = "|".join(re.escape(name) for name in names)
+    text = re.sub(rf"\b(?:{pattern})'s\b", "my", text)
+    text = re.sub(rf"\b(?:{pattern})\b(?=\s+[a-z])", "I", text)
+    if text.startswith("my "):
+        text = "My " + text[3:]
+    return _agree(text)
 
 
 def _agree(text: str) -> str:
     # "I has" and "I is" are the only agreements the facts' third person commonly breaks.
-    return re.sub(r"^I (has|is)\b", lambda m: "I have" if m.group(1) == "has" else "I am", text)
+    return re.sub(r"\bI (has|is)\b", lambda m: "I have" if m.group(1) == "has" else "I am", text)
 
 
 # -- the writer every stage after research uses ------------------------------------------------

@@ -35,6 +35,11 @@ class IntegrityReport(BaseModel):
     unsupported: int
     max_unsupported_share: float
     rewrites: list[Rewrite]
+    has_facts: bool = True
+
+    @property
+    def too_unsupported(self) -> bool:
+        return self.has_facts and self.unsupported_share > self.max_unsupported_share
 
     @property
     def unsupported_share(self) -> float:
@@ -66,6 +71,7 @@ def report_from(
         claims=review.claims,
         unsupported=review.unsupported,
         max_unsupported_share=review.max_unsupported_share,
+        has_facts=review.has_facts,
         rewrites=[Rewrite(what=w, attempt=a, findings=f) for w, a, f in rewrites],
     )
 

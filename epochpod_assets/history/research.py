@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from epochpod_assets.history.dates import HistoricalDate, find_date
+from epochpod_assets.history.extract import extract_facts, extract_timeline
 from epochpod_assets.history.factsheet import Fact, FactSheet, FigureTimeline, Source, TimelineEvent
 from epochpod_assets.history.fetch import FetchPolicy
 from epochpod_assets.history.sources import SourceError, ingest, load_text, source_key, split_units
@@ -200,7 +201,7 @@ def research(
 
     work = [chunk for source, text in sources for chunk in chunks(source, text)]
     facts: list[Fact] = []
-    lives: list[Life] = []
+    told: list[Life] = []
     dropped = 0
     if work:
         answers = run_parallel(
@@ -218,11 +219,13 @@ def research(
             Fact(id=1, text=f.text, date=f.date, year=_year(f.date), sourced=False)
             for f in own.facts
         ]
-        lives = own.lives
+        told = own.lives
     facts = _numbered(_unique(facts)[:MAX_FACTS])
     sheet = FactSheet(topic=topic, sources=[s for s, _ in sources], facts=facts)
-    voices = resolve_dates(figures, meeting, sheet, lives)
-    sheet.timelines = [timeline(v, sheet, lives) for v in voices]
+    texts = [text for _, text in sources]
+    known = lives(list(figures), texts, sheet, told)
+    voices = resolve_dates(figures, meeting, sheet, known)
+    sheet.timelines = [timeline(v, texts, sheet, known) for v in voices]
     return Research(sheet=sheet, voices=voices, dropped_quotes=dropped, chunks=len(work))
 
 
@@ -265,12 +268,12 @@ def own_task(topic: str, figures: list[str]) -> WritingTask[OwnFacts]:
 def offline_chunk_facts(topic: str, figures: list[str], chunk: Chunk) -> ChunkFacts:
     """What the offline writer answers for one chunk: the extraction's ranked sentences, each
     quoting itself."""
-    from epochpod_assets.history.extract import extract_facts
-
     text = "\n\n".join(paragraph for _, paragraph in chunk.units)
     found = extract_facts(text, topic=topic, figures=figures, limit=MAX_FACTS_PER_CHUNK)
     out = []
     for fact in found:
+        if not fact.text.rstrip().endswith((".", "!", "?", '"', "”")):
+            continue  # a heading or a caption, not a statement a speaker can make
         where = next((w for w, p in chunk.units if _norm(fact.quote or fact.text) in _norm(p)), "")
         out.append(
             WrittenFact(
@@ -349,48 +352,53 @@ def _mentions(name: str, text: str) -> bool:
     return bool(re.search(rf"\b{re.escape(surname)}\b", text, re.IGNORECASE))
 
 
-def _life(name: str, sheet: FactSheet, lives: Sequence[Life]) -> tuple[int | None, int | None]:
-    """Birth and death years: a model's answer, else facts that say "born"/"died"."""
-    for life in lives:
-        if life.name.casefold() == name.casefold():
-            return life.birth, life.death
-    birth = death = None
-    for fact in sheet.facts:
-        if fact.year is None or not _mentions(name, fact.text):
+def lives(
+    figures: Sequence[str], texts: Sequence[str], sheet: FactSheet, told: Sequence[Life] = ()
+) -> list[Life]:
+    """Each figure's birth and death years: what a model said (research without sources),
+    else what the sources say (`extract.extract_timeline`: a lifespan in brackets, or a
+    sentence naming them with "born" or "died")."""
+    out = []
+    for name in figures:
+        known = next((life for life in told if life.name.casefold() == name.casefold()), None)
+        if known is not None:
+            out.append(Life(name=name, birth=known.birth, death=known.death))
             continue
-        if re.search(r"\bborn\b", fact.text, re.IGNORECASE) and birth is None:
-            birth = fact.year
-        if re.search(r"\b(died|death)\b", fact.text, re.IGNORECASE):
-            death = fact.year
-    return birth, death
+        found = extract_timeline(texts, name, None, sheet.facts) if texts else None
+        out.append(
+            Life(
+                name=name,
+                birth=found.birth if found else None,
+                death=found.death if found else None,
+            )
+        )
+    return out
 
 
 def resolve_dates(
     figures: Mapping[str, HistoricalDate | None],
     meeting: HistoricalDate | None,
     sheet: FactSheet,
-    lives: Sequence[Life] = (),
+    known: Sequence[Life] = (),
 ) -> list[VoiceDate]:
     """Each figure's date and the rule that chose it (the documented default, in order):
     the date given for the figure; the meeting's date; the last year of their life found by
-    research; the latest dated fact that names them; none (the time guard then checks only
-    what is certain: nothing after the present day)."""
+    research; the latest dated fact that names them; none (the time guard then holds them
+    only to the present day)."""
     voices = []
     for speaker, given in figures.items():
+        death = next((life.death for life in known if life.name == speaker), None)
         if given is not None:
             voices.append(_voice(speaker, given, "given in the request"))
-            continue
-        if meeting is not None:
+        elif meeting is not None:
             voices.append(_voice(speaker, meeting, "the meeting's date, given in the request"))
-            continue
-        _, death = _life(speaker, sheet, lives)
-        if death is not None:
+        elif death is not None:
             voices.append(
                 _voice(speaker, HistoricalDate(year=death), "default: last year of life found")
             )
-            continue
-        years = [f.year for f in sheet.facts if f.year is not None and _mentions(speaker, f.text)]
-        if years:
+        elif years := [
+            f.year for f in sheet.facts if f.year is not None and _mentions(speaker, f.text)
+        ]:
             voices.append(
                 _voice(
                     speaker,
@@ -398,15 +406,15 @@ def resolve_dates(
                     "default: latest dated fact that names them",
                 )
             )
-            continue
-        voices.append(
-            VoiceDate(
-                speaker=speaker,
-                as_of=None,
-                year=None,
-                rule="default: no date found by research; only the present day bounds them",
+        else:
+            voices.append(
+                VoiceDate(
+                    speaker=speaker,
+                    as_of=None,
+                    year=None,
+                    rule="default: no date found by research; only the present day bounds them",
+                )
             )
-        )
     return voices
 
 
@@ -414,21 +422,24 @@ def _voice(speaker: str, date: HistoricalDate, rule: str) -> VoiceDate:
     return VoiceDate(speaker=speaker, as_of=date.display(), year=date.year, rule=rule)
 
 
-def timeline(voice: VoiceDate, sheet: FactSheet, lives: Sequence[Life]) -> FigureTimeline:
-    """The figure's life up to the date they speak from: dated facts that name them."""
-    birth, death = _life(voice.speaker, sheet, lives)
-    limit = voice.year
-    events = [
-        TimelineEvent(year=f.year, text=f.text, fact_id=f.id)
-        for f in sorted(sheet.facts, key=lambda f: f.year or 0)
-        if f.year is not None
-        and _mentions(voice.speaker, f.text)
-        and (limit is None or f.year <= limit)
-    ]
-    return FigureTimeline(
-        name=voice.speaker,
-        as_of=voice.as_of,
-        birth=birth,
-        death=death if death is None or limit is None or death <= limit else None,
-        events=events,
-    )
+def timeline(
+    voice: VoiceDate, texts: Sequence[str], sheet: FactSheet, known: Sequence[Life]
+) -> FigureTimeline:
+    """The figure's life up to the date they speak from (`extract.extract_timeline`), with
+    the birth and death years research settled."""
+    as_of = HistoricalDate.model_validate(voice.as_of) if voice.as_of else None
+    found = extract_timeline(texts, voice.speaker, as_of, sheet.facts)
+    life = next((x for x in known if x.name == voice.speaker), None)
+    if life is not None:
+        found.birth = life.birth if life.birth is not None else found.birth
+        found.death = life.death if life.death is not None else found.death
+    if not texts:
+        # Without sources the facts are the only dated record: those naming the figure.
+        found.events = [
+            TimelineEvent(year=f.year, text=f.text, fact_id=f.id)
+            for f in sorted(sheet.facts, key=lambda f: f.year or 0)
+            if f.year is not None
+            and _mentions(voice.speaker, f.text)
+            and (as_of is None or f.year <= as_of.year)
+        ]
+    return found

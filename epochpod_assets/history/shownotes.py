@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from markdown_it import MarkdownIt
 
 from epochpod_assets.formats.base import Line, Section
-from epochpod_assets.history.factsheet import Fact, FactSheet
+from epochpod_assets.history.factsheet import Fact, FactSheet, Source
 from epochpod_assets.history.research import Research
+from epochpod_assets.history.sources import is_url
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,14 @@ class ShowNotes:
     @property
     def facts_cited(self) -> int:
         return len(self.cited_facts)
+
+
+def citation(source: Source) -> str:
+    """A source as listeners see it: a URL in full, a file by its name only (the path is the
+    machine it was enqueued on, nobody's business)."""
+    if is_url(source.location):
+        return source.citation()
+    return source.model_copy(update={"location": PurePath(source.location).name}).citation()
 
 
 def cited_fact_ids(lines: Iterable[Line], sheet: FactSheet) -> list[int]:
@@ -73,7 +83,7 @@ def show_notes(title: str, description: str, found: Research, lines: Sequence[Li
     if sheet.sources:
         for source in sheet.sources:
             count = sum(1 for f in facts if f.source_id == source.id)
-            md.append(f"{source.id}. {_md(source.citation())} ({_cited(count)})")
+            md.append(f"{source.id}. {_md(citation(source))} ({_cited(count)})")
     else:
         md.append("This episode was written without sources.")
     md += ["", f"## Facts cited ({len(facts)})", ""]
@@ -104,7 +114,7 @@ def feed_citations(notes: ShowNotes, sheet: FactSheet) -> str:
     """Plain text for the feed item's description: the numbered sources and facts cited."""
     if not sheet.sources:
         return f"Facts cited: {notes.facts_cited} (no sources given)."
-    listed = " ".join(f"[{s.id}] {s.citation()}" for s in sheet.sources)
+    listed = " ".join(f"[{s.id}] {citation(s)}" for s in sheet.sources)
     return f"Sources: {listed} Facts cited: {notes.facts_cited}."
 
 

@@ -44,7 +44,12 @@ from epochpod_assets.history.integrity import (
     integrity_metadata,
     integrity_report,
 )
-from epochpod_assets.history.shownotes import cited_transcript, feed_citations, show_notes
+from epochpod_assets.history.shownotes import (
+    citation,
+    cited_transcript,
+    feed_citations,
+    show_notes,
+)
 from epochpod_assets.providers.budget import BudgetedVoice, BudgetedWriter, check_budget
 from epochpod_assets.scripting.continuity import continuity_check_result, continuity_check_spec
 from epochpod_assets.scripting.fitting import write_to_length
@@ -369,9 +374,11 @@ def published_episode(
                 "era": publication.era,
                 # The numbered sources the episode rests on; without any, the outline's
                 # suggestions for further reading, as before.
-                "sources": [f"[{s.id}] {s.citation()}" for s in sheet.sources]
+                "sources": [f"[{s.id}] {citation(s)}" for s in sheet.sources]
                 or publication.sources,
                 "show_notes_url": notes_url,
+                # The fact sheet again, with the ids of the facts the episode's lines cite.
+                "fact_sheet": {**sheet.model_dump(mode="json"), "cited": notes.cited_facts},
                 "transcript": text,
                 "duration_seconds": round(fmt.listening_seconds(episode.request, tracks)),
                 "audio_url": entry.url,

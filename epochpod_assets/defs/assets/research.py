@@ -7,6 +7,7 @@ from epochpod_assets.defs.partitions import episodes_partitions
 from epochpod_assets.defs.resources import CatalogResource, MediaResource, WriterResource
 from epochpod_assets.history.factsheet import FactSheet
 from epochpod_assets.history.research import Research, load_sources, research, resolve_dates
+from epochpod_assets.history.shownotes import citation
 from epochpod_assets.providers.budget import check_budget
 from epochpod_assets.status import Stage
 from epochpod_assets.storage import MediaStore, episode_key, get_model, put_model
@@ -52,7 +53,7 @@ def episode_research(
         sheet = found.sheet
         db.save_research(
             episode.id,
-            [f"[{s.id}] {s.citation()}" for s in sheet.sources],
+            [f"[{s.id}] {citation(s)}" for s in sheet.sources],
             sheet.model_dump(mode="json"),
         )
     dates = "\n".join(f"- **{v.speaker}**: {v.as_of or 'no date'} ({v.rule})" for v in found.voices)
@@ -103,6 +104,6 @@ def research_for(store: MediaStore, episode: Episode) -> Research:
 
 def _preview(found: Research) -> str:
     sheet = found.sheet
-    sources = "\n".join(f"{s.id}. {s.citation()}" for s in sheet.sources) or "*no sources*"
+    sources = "\n".join(f"{s.id}. {citation(s)}" for s in sheet.sources) or "*no sources*"
     facts = "\n".join(f"- {sheet.fact_line(f)}" for f in sheet.facts[:8]) or "*no facts*"
     return f"**Sources**\n\n{sources}\n\n**Facts** ({len(sheet.facts)})\n\n{facts}"

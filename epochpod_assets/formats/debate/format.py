@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
+from importlib import resources
 from typing import Any
 
 import dagster as dg
@@ -129,6 +130,16 @@ class DebateFormat(EpisodeFormat[DebateRequest, DebateOutline, DebateScript]):
                 {"name": "Erasmus", "position": "print spread quarrels faster than wisdom"},
             ],
             "rounds": 2,
+            "as_of": "1525",
+            # A short source written for this repository (a plain summary of well-established
+            # facts, in this package): research reads it and the show notes cite it.
+            "sources": [
+                {
+                    "location": str(resources.files(__package__) / "demo_source.md"),
+                    "title": "Print, Luther and Erasmus, to 1525",
+                    "author": "Epoch Pod",
+                }
+            ],
             "target_minutes": 3,
         }
 

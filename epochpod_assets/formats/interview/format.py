@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import random
 from collections.abc import Sequence
+from importlib import resources
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -88,6 +89,16 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
             "guest_name": "Albert Einstein",
             "topic": "the theory of relativity",
             "angle": "how a patent clerk rethought space and time",
+            "as_of": "1921",
+            # A short source written for this repository (a plain summary of well-established
+            # facts, in this package): research reads it and the show notes cite it.
+            "sources": [
+                {
+                    "location": str(resources.files(__package__) / "demo_source.md"),
+                    "title": "Albert Einstein up to 1921",
+                    "author": "Epoch Pod",
+                }
+            ],
             "target_minutes": 3,
         }
 
