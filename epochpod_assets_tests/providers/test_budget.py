@@ -65,7 +65,8 @@ def test_words_come_from_minutes_at_150_per_minute_and_become_characters_and_dol
     estimate = estimate_episode(
         request, format_for("INTERVIEW"), llm_model="gpt-4o-mini", tts_model="tts-1", prices=PRICES
     )
-    outline, script, audio = estimate.stages
+    research, outline, script, audio = estimate.stages
+    assert research.stage == "research" and research.usd > 0  # no sources: one call
     assert estimate.spoken_words == 150 * minutes
     assert audio.tts_characters == math.ceil(CHARS_PER_WORD * 150 * minutes)
     assert audio.usd == PRICES.tts_usd("tts-1", audio.tts_characters)
@@ -73,7 +74,7 @@ def test_words_come_from_minutes_at_150_per_minute_and_become_characters_and_dol
         "gpt-4o-mini", script.prompt_tokens, script.completion_tokens
     )
     assert script.completion_tokens > 1.5 * estimate.spoken_words
-    assert estimate.usd == outline.usd + script.usd + audio.usd > 0
+    assert estimate.usd == research.usd + outline.usd + script.usd + audio.usd > 0
 
 
 def test_an_adventure_pays_for_every_branch_not_one_path() -> None:
@@ -137,8 +138,8 @@ def test_an_episode_over_its_cap_stops_before_the_first_call(
     row = db.get(episode_id)
     assert row is not None and row["generation_status"] == "FAILED"
     error = row["generation_error"]
-    assert error.startswith("outline failed: over budget: this episode would cost about $0.01")
-    assert "audio $0.0" in error and "on tts-1" in error
+    assert error.startswith("research failed: over budget: this episode would cost about $0.01")
+    assert "research $0.0" in error and "audio $0.0" in error and "on tts-1" in error
     assert "EPOCHPOD_MAX_EPISODE_USD=$0.0050" in error
     assert catalog_ledger(db, [episode_id]).usd == 0
 
