@@ -7,6 +7,7 @@ from typing import Any
 
 from epochpod_assets import settings
 from epochpod_assets.catalog import Catalog
+from epochpod_assets.history.research import fetch_policy
 from epochpod_assets.history.sources import SourceError, ingest
 from epochpod_assets.requests import RequestBase, RequestError, parse_request
 from epochpod_assets.storage import MediaStore
@@ -89,7 +90,9 @@ def accept_sources(
             accepted.append(spec)
             continue
         try:
-            source, _ = ingest(staged, spec, index + 1, base_dir=base_dir or Path.cwd())
+            source, _ = ingest(
+                staged, spec, index + 1, policy=fetch_policy(), base_dir=base_dir or Path.cwd()
+            )
         except SourceError as error:
             problems.append(f"sources.{index}.location: {error}")
             continue

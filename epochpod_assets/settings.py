@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     # Off in production: a source URL is user text, and the fetcher runs inside the deployment.
     sources_allow_private: bool = var(False, "true or false")
     max_unsupported_share: float = var(0.5, "a number from 0 to 1", ge=0, le=1, allow_inf_nan=False)
+    # A script (or part) failing the time guard or the claim check has its failing lines
+    # rewritten at most this many times before the episode fails with the findings.
+    integrity_max_rewrites: int = var(2, "a whole number from 0 to 10", ge=0, le=10)
 
     # --- orchestration -----------------------------------------------------------------------
     sensor_batch: int = var(50, "a whole number from 1 to 10000", ge=1, le=10_000)

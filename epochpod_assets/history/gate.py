@@ -17,7 +17,6 @@ the episode fails with them as its reason.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,8 +32,6 @@ from epochpod_assets.history.grounding import grounded_task, spoken_lines
 from epochpod_assets.history.research import Research
 from epochpod_assets.providers.base import Usage, Writer, WritingTask
 
-MAX_REWRITES_ENV = "EPOCHPOD_INTEGRITY_MAX_REWRITES"
-MAX_UNSUPPORTED_ENV = "EPOCHPOD_MAX_UNSUPPORTED_SHARE"
 DEFAULT_MAX_REWRITES = 2
 # Unsupported claims are reported always; they block only when most of a script rests on
 # nothing: a conversation has colour that no source states, and that is not a falsehood.
@@ -67,24 +64,11 @@ class GateSettings:
 
     @classmethod
     def from_env(cls) -> GateSettings:
-        rewrites = os.environ.get(MAX_REWRITES_ENV, "").strip()
-        share = os.environ.get(MAX_UNSUPPORTED_ENV, "").strip()
-        settings = cls()
-        if rewrites:
-            if not rewrites.isdigit() or int(rewrites) > 10:
-                raise ValueError(f"{MAX_REWRITES_ENV} must be a whole number 0 to 10")
-            settings = cls(int(rewrites), settings.max_unsupported_share)
-        if share:
-            try:
-                value = float(share)
-            except ValueError:
-                value = -1.0
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(
-                    f"{MAX_UNSUPPORTED_ENV} must be a share from 0 to 1, got {share!r}"
-                )
-            settings = cls(settings.max_rewrites, value)
-        return settings
+        """EPOCHPOD_INTEGRITY_MAX_REWRITES and EPOCHPOD_MAX_UNSUPPORTED_SHARE (settings.py)."""
+        from epochpod_assets import settings
+
+        config = settings.load()
+        return cls(config.integrity_max_rewrites, config.max_unsupported_share)
 
 
 class _Rewrite(BaseModel):

@@ -20,7 +20,6 @@ fact about them; the rule used is kept with the date and shown in the metadata.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -42,7 +41,6 @@ MAX_FACTS = 60
 MAX_FACTS_PER_CHUNK = 12
 # Research tasks written at once (the shared rate limiter sets the real pace).
 PARALLEL_CHUNKS = 8
-ALLOW_PRIVATE_ENV = "EPOCHPOD_SOURCES_ALLOW_PRIVATE"
 
 INSTRUCTIONS = (
     "You are the research desk of Epoch Pod, a history podcast. You extract facts from the "
@@ -123,12 +121,16 @@ class Research(BaseModel):
 
 
 def fetch_policy() -> FetchPolicy:
-    """Private and loopback addresses are refused unless the deployment allows them (tests on
-    loopback, an intranet archive)."""
-    allow = os.environ.get(ALLOW_PRIVATE_ENV, "").strip().lower()
-    if allow not in ("", "0", "false", "no", "1", "true", "yes"):
-        raise ValueError(f"{ALLOW_PRIVATE_ENV} must be true or false, got {allow!r}")
-    return FetchPolicy(allow_private=allow in ("1", "true", "yes"))
+    """The source caps and address rule the settings give (EPOCHPOD_SOURCES_*): private and
+    loopback addresses are refused unless the deployment allows them."""
+    from epochpod_assets import settings
+
+    config = settings.load()
+    return FetchPolicy(
+        max_bytes=config.sources_max_bytes,
+        timeout_seconds=config.sources_timeout_seconds,
+        allow_private=config.sources_allow_private,
+    )
 
 
 def load_sources(
