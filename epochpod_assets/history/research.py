@@ -196,9 +196,12 @@ def research(
     sources: Sequence[tuple[Source, str]],
     usage: Usage,
     parallel: int = PARALLEL_CHUNKS,
+    own_knowledge: bool = True,
 ) -> Research:
     """The fact sheet for an episode on `topic` with `figures` (speaker -> the date asked for,
-    or None), from `sources`, written through `writer` (offline: extracted)."""
+    or None), from `sources`, written through `writer` (offline: extracted). Without sources
+    the writer's own facts are asked for, unless `own_knowledge` is off (a producer's own
+    script: nothing is written for it)."""
     from epochpod_assets.scripting.longform import run_parallel
 
     work = [chunk for source, text in sources for chunk in chunks(source, text)]
@@ -215,7 +218,7 @@ def research(
             kept, lost = _checked(chunk, answer.facts[:MAX_FACTS_PER_CHUNK])
             facts += kept
             dropped += lost
-    else:
+    elif own_knowledge:
         own = writer.write(own_task(topic, list(figures)), usage)
         facts = [
             Fact(id=1, text=f.text, date=f.date, year=_year(f.date), sourced=False)

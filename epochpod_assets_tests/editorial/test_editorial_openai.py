@@ -270,7 +270,8 @@ def test_review_gate_from_the_command_line(
     assert work(location, instance) == 1
     assert status(episode_id) == ("AWAITING_REVIEW", 60)
     written = server.stats()
-    assert (written.chat_billed, written.speech_billed) == (2, 0)
+    # Research (the model's own facts: no sources), the outline and the script; no speech.
+    assert (written.chat_billed, written.speech_billed) == (3, 0)
     # `epochpod status` shows it.
     assert epochpod("status", episode_id, "--json") == 0
     assert json.loads(capsys.readouterr().out)["generation_status"] == "AWAITING_REVIEW"

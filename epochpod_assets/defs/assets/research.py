@@ -5,6 +5,7 @@ import dagster as dg
 from epochpod_assets.defs.assets.stages import Episode, episode_stage, usage_metadata
 from epochpod_assets.defs.partitions import episodes_partitions
 from epochpod_assets.defs.resources import CatalogResource, MediaResource, WriterResource
+from epochpod_assets.editorial import own_script
 from epochpod_assets.history.factsheet import FactSheet
 from epochpod_assets.history.research import Research, load_sources, research, resolve_dates
 from epochpod_assets.history.shownotes import citation
@@ -48,6 +49,9 @@ def episode_research(
             meeting=fmt.meeting_date(request),
             sources=load_sources(request.sources, store),
             usage=stage.usage,
+            # A producer's own script is checked against its sources, but nothing is written
+            # for it: no model facts of its own.
+            own_knowledge=not own_script.requested(request),
         )
         put_model(store, episode_key(episode.id, RESEARCH_JSON), found)
         sheet = found.sheet
