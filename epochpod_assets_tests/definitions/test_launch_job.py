@@ -164,6 +164,7 @@ def test_materializing_a_partition_again_regenerates_the_episode(
     events = instance.all_logs(again.run_id, of_type=dg.DagsterEventType.STEP_WORKER_STARTING)
     assert events == []
     assert stage_counts(db, [episode_id])[episode_id] == {
+        "research": 2,
         "outline": 2,
         "script": 2,
         "audio": 2,

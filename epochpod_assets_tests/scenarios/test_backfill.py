@@ -89,7 +89,13 @@ def assert_regenerated(
         assert added.wall_seconds > 0
     stages = stage_counts(db, list(before))
     for episode_id in before:
-        assert stages[episode_id] == {"outline": 1, "script": 2, "audio": 2, "publish": 2}
+        assert stages[episode_id] == {
+            "research": 1,
+            "outline": 1,
+            "script": 2,
+            "audio": 2,
+            "publish": 2,
+        }
 
 
 def object_url(url: str) -> str:
