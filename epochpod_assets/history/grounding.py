@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from epochpod_assets.formats import prose
 from epochpod_assets.formats.base import Line, count_words
+from epochpod_assets.formats.schemas import fact_list
 from epochpod_assets.history.factsheet import Fact, FactSheet
 from epochpod_assets.history.research import Research, VoiceDate
 from epochpod_assets.providers.base import T, Usage, Writer, WritingTask
@@ -71,12 +72,32 @@ def grounded_task(task: WritingTask[T], found: Research) -> WritingTask[T]:
     def from_facts() -> T:
         return speak_from_facts(template(), found, seed=task.name)
 
+    ids = [fact.id for fact in found.sheet.facts]
+    json_schema = task.json_schema
+    if json_schema is not None:
+        # The format's per-request schema cannot know the fact sheet: its lines may cite
+        # nothing until the sheet's ids are put in (invariant 7: what a schema can say, it says).
+        json_schema = _with_fact_ids(json_schema, ids)
     return replace(
         task,
         instructions=f"{task.instructions}\n{time_guard_text(found.voices)}",
         prompt=f"{task.prompt}\n{grounding_prompt(found)}",
         template=from_facts,
+        json_schema=json_schema,
     )
+
+
+def _with_fact_ids(schema: Any, ids: Sequence[int]) -> Any:
+    """`schema` with every line's `facts` an enum of the fact sheet's ids."""
+    if isinstance(schema, list):
+        return [_with_fact_ids(item, ids) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    out = {key: _with_fact_ids(value, ids) for key, value in schema.items()}
+    properties = out.get("properties")
+    if isinstance(properties, dict) and "facts" in properties and "speaker" in properties:
+        properties["facts"] = fact_list(ids)
+    return out
 
 
 def research_from_prompt(prompt: str) -> Research | None:

@@ -18,6 +18,7 @@ from epochpod_assets.defs.assets.research import episode_research
 from epochpod_assets.defs.checks import script_claims_are_supported, script_respects_time_guard
 from epochpod_assets.defs.resources import resources_from_env
 from epochpod_assets.formats.interview import format as interview_format
+from epochpod_assets.history.grounding import spoken_lines
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.storage import episode_key
 from epochpod_assets_tests.support.fake_openai import FakeOpenAI
@@ -65,20 +66,23 @@ class AnachronisticModel:
                         ]
                     }
                 )
-        answer = template_responder(body)
+        return template_responder(body, alter=self.alter)
+
+    def alter(self, task: str, answer: Any) -> Any:
+        """The guest's first line in the first script (or first body part) gets the
+        anachronism."""
         if task not in ("interview.script", "interview.section"):
             return answer
-        if task == "interview.section" and '"role":"body"' not in fields.get("Brief JSON", ""):
+        lines = list(spoken_lines(answer))
+        guest = [x for x in lines if x.speaker == "Albert Einstein" and len(x.text.split()) > 12]
+        if not guest:
             return answer
         with self._lock:
             if self.injected:
                 return answer
             self.injected = True
-        data = json.loads(answer)
-        lines = data["lines"] if "lines" in data else data["sections"][1]["lines"]
-        guest = next(x for x in lines if x["speaker"] == "Albert Einstein")
-        guest["text"] = f"{ANACHRONISM} {guest['text']}"
-        return json.dumps(data)
+        guest[0].text = f"{ANACHRONISM} {guest[0].text}"
+        return answer
 
 
 def run(

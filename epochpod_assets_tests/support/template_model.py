@@ -12,6 +12,7 @@ from its facts.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from epochpod_assets.formats import format_for
@@ -50,7 +51,9 @@ def history_answer(body: dict[str, Any]) -> str | None:
     return None
 
 
-def template_responder(body: dict[str, Any]) -> str:
+def template_responder(body: dict[str, Any], alter: Callable[[str, Any], Any] | None = None) -> str:
+    """The template answer; `alter(task, answer)` may change it first (a test's model that
+    writes something wrong)."""
     if (answer := history_answer(body)) is not None:
         return answer
     prompt = prompt_of(body)
@@ -73,5 +76,7 @@ def template_responder(body: dict[str, Any]) -> str:
     found = research_from_prompt(prompt)
     if found is not None:  # the prompt carries a fact sheet: speak from it
         written = speak_from_facts(written, found, seed=fields["Task"])
+    if alter is not None:
+        written = alter(fields["Task"], written)
     # In the task's wire shape (the per-request schema's), as a model would answer.
     return json.dumps(task.wire(written))
