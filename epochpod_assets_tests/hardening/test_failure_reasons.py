@@ -33,7 +33,7 @@ def with_writer(writer: WriterResource) -> dg.Definitions:
 
 def test_a_provider_that_cannot_be_set_up_fails_the_episode_with_its_own_reason() -> None:
     # Rate limits given to the resource directly skip the settings layer's check at start-up:
-    # the error comes when the outline stage sets its writer up.
+    # the error comes when the first stage (research) sets its writer up.
     broken = WriterResource(provider="openai", api_key="sk-test", rate_limits="{not json")
     db = open_catalog()
     episode = enqueue(INTERVIEW, db)
@@ -43,7 +43,7 @@ def test_a_provider_that_cannot_be_set_up_fails_the_episode_with_its_own_reason(
     row = db.get(episode)
     assert row is not None and row["generation_status"] == "FAILED"
     reason = row["generation_error"]
-    assert reason.startswith("outline failed: EPOCHPOD_RATE_LIMITS is not valid JSON"), reason
+    assert reason.startswith("research failed: EPOCHPOD_RATE_LIMITS is not valid JSON"), reason
     assert "Steps failed" not in reason and "\n" not in reason
 
 
@@ -97,7 +97,7 @@ def test_epochpod_run_prints_one_line_per_failed_episode(epochpod_home: Path) ->
     failed = [line for line in done.stderr.splitlines() if " FAILED: " in line]
     assert failed == [line for line in failed if line.startswith(f"{episode} FAILED: ")]
     assert len(failed) == 1, done.stderr
-    assert "outline failed: over budget" in failed[0]
+    assert "research failed: over budget" in failed[0]
     assert "EPOCHPOD_MAX_EPISODE_USD" in failed[0]
     assert "Traceback" not in done.stderr + done.stdout
     assert done.stderr.splitlines() == failed, done.stderr  # nothing but that line

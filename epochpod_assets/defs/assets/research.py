@@ -37,8 +37,11 @@ def episode_research(
     date, its source and the exact passage it rests on (checked against the source, never
     taken on a model's word), and each figure's timeline up to the date they speak from.
     The outline and script are written from it and the script's checks judge against it."""
-    db, store, author = catalog.get(), media.get(), writer.get()
+    db = catalog.get()
     with episode_stage(context, db, Stage.RESEARCHING, "research") as stage:
+        # Inside the stage: a provider or store that cannot be set up fails the episode with
+        # its own reason, not as a step that failed before it started.
+        store, author = media.get(), writer.get()
         check_budget(stage, db, Stage.RESEARCHING, writer=author)
         episode = stage.episode
         fmt, request = episode.format, episode.request
