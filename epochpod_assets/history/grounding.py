@@ -176,11 +176,11 @@ def speak_from_facts(answer: T, found: Research, seed: str) -> T:
             queues[line.speaker] = queue
         if not queue:
             continue
-        _rebuild(line, queue)
+        _rebuild(line, queue, sole=len(figures) == 1)
     return answer
 
 
-def _rebuild(line: Line, queue: list[Fact]) -> None:
+def _rebuild(line: Line, queue: list[Fact], sole: bool) -> None:
     words = count_words(line.text)
     if words < 12:  # "Thank you for listening": no room for a fact
         return
@@ -191,7 +191,7 @@ def _rebuild(line: Line, queue: list[Fact]) -> None:
     # the line keeps its length and the script its budget.
     while queue and total < words * 0.6:
         fact = queue.pop(0)
-        sentence = first_person(fact.text, line.speaker)
+        sentence = first_person(fact.text, line.speaker, sole=sole)
         n = count_words(sentence)
         if said and total + n > words:
             queue.append(fact)
@@ -214,7 +214,12 @@ def _sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
 
 
-def first_person(text: str, speaker: str) -> str:
+_PRONOUN_SUBJECT = re.compile(
+    r"^((?:(?:In|On|By|During|After|Before|From)\b[^,.]*?,?\s)?)(?:He|he|She|she)\b(?=\s+[a-z])"
+)
+
+
+def first_person(text: str, speaker: str, sole: bool = True) -> str:
     """A fact about the speaker, said by them: "In 1905 Einstein published four papers" said
     by Albert Einstein is "In 1905 I published four papers"."""
     parts = speaker.split()
@@ -222,6 +227,11 @@ def first_person(text: str, speaker: str) -> str:
     pattern = "|".join(re.escape(name) for name in names)
     text = re.sub(rf"\b(?:{pattern})'s\b", "my", text)
     text = re.sub(rf"\b(?:{pattern})\b(?=\s+[a-z])", "I", text)
+    # A source's "he" or "she" opening the sentence (or after its date) is the figure the
+    # passage is about, when the episode has one figure (extraction keeps such sentences only
+    # in paragraphs that name them); with several, it could be any of them.
+    if sole:
+        text = _PRONOUN_SUBJECT.sub(lambda m: m.group(1) + "I", text)
     if text.startswith("my "):
         text = "My " + text[3:]
     return _agree(text)
