@@ -16,6 +16,7 @@ from epochpod_assets import enqueue
 from epochpod_assets.formats import registry
 from epochpod_assets.formats.documentary import MAX_PASSAGE_WORDS, DocumentaryFormat
 from epochpod_assets.formats.documentary.request import DocumentaryRequest
+from epochpod_assets.formats.schemas import strict_problems
 from epochpod_assets.intake import open_catalog
 from epochpod_assets.requests import RequestError, parse_request
 
@@ -181,7 +182,10 @@ def test_prompts_name_the_task_and_carry_the_request() -> None:
     assert "Word budget: 2250" in prompt and f"Request JSON: {request.model_dump_json()}" in prompt
     assert "passages" in FMT.script_task(request, outline).instructions
     schema = FMT.script_task(request, outline).response_schema()
-    assert schema["additionalProperties"] is False and schema["required"] == ["sections"]
+    # The per-request schema: one fixed property per outline part, valid in strict mode.
+    parts = [f"part_{n}" for n in range(1, len(outline.parts) + 1)]
+    assert schema["additionalProperties"] is False and schema["required"] == parts
+    assert strict_problems(schema) == []
 
 
 def test_detail_is_kept_as_json_with_no_table_of_its_own() -> None:

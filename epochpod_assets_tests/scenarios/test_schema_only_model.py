@@ -65,6 +65,7 @@ def publish(
         ("interview", 3, None, "json_schema"),
         ("debate", 3, None, "json_schema"),
         ("adventure", 3, None, "json_schema"),
+        ("documentary", 3, None, "json_schema"),
         ("interview", 3, "json_schema", "json_object"),
         ("debate", 3, "response_format", "text"),
     ],

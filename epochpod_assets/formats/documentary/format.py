@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from epochpod_assets.formats import prose
+from epochpod_assets.formats import prose, schemas
 from epochpod_assets.formats.base import (
     EpisodeFormat,
     Line,
@@ -159,6 +159,9 @@ class DocumentaryFormat(EpisodeFormat[DocumentaryRequest, DocumentaryOutline, Do
             prompt=prompt,
             template=lambda: self._offline_outline(request),
             check=lambda outline: _check_outline(outline, request),
+            json_schema=_outline_schema(request),
+            decode=_decode_outline,
+            encode=_encode_outline,
         )
 
     def script_task(
@@ -185,6 +188,9 @@ class DocumentaryFormat(EpisodeFormat[DocumentaryRequest, DocumentaryOutline, Do
             prompt=prompt,
             template=lambda: self._offline_script(request, outline, budget),
             check=lambda script: self._check_script(request, outline, script, budget),
+            json_schema=_script_schema(request, outline, budget),
+            decode=lambda answer: _decode_script(answer, outline),
+            encode=lambda script: _encode_script(script, request.narrator_name),
         )
 
     def check_script(
@@ -298,6 +304,11 @@ class DocumentaryFormat(EpisodeFormat[DocumentaryRequest, DocumentaryOutline, Do
             prompt=prompt,
             template=lambda: self._offline_part(request, outline, brief),
             check=check,
+            json_schema=_section_schema(request, outline, brief),
+            decode=_decode_lines,
+            encode=lambda part: _part_wire(
+                [x.model_dump(mode="json") for x in part.lines], request.narrator_name
+            ),
         )
 
     def join_sections(
@@ -594,3 +605,202 @@ def _paragraphs(rng: random.Random, narrator: str, words: int, slots: dict[str, 
 
 
 _PARAGRAPH_WORDS = 70
+
+
+# --- per-request schemas (formats/schemas.py): what a model that follows only the schema needs --
+# Parts are fixed properties with the outline's titles; who reads in which part is planned
+# (every figure at least once, round the parts); a part is its passages, each a run of narration
+# by the narrator and then the figure's passage (speaker const, at most MAX_PASSAGE_WORDS), so
+# the narrator speaks in every part and every figure reads, whatever the words.
+
+
+def _readers(request: DocumentaryRequest) -> list[list[str]]:
+    """Which figures read in each part: every figure once, round the parts; a part no figure
+    falls to hears the figure whose turn it would be."""
+    names = [f.name for f in request.figures]
+    parts = request.part_count
+    readers = [[n for i, n in enumerate(names) if i % parts == p] for p in range(parts)]
+    return [found or [names[p % len(names)]] for p, found in enumerate(readers)]
+
+
+def _outline_schema(request: DocumentaryRequest) -> schemas.Schema:
+    def passage(figure: str) -> schemas.Schema:
+        return schemas.obj(
+            {
+                "figure": schemas.const(figure),
+                "kind": schemas.one_of(PASSAGE_KINDS, "what kind of document it is"),
+                "gist": schemas.text("what the passage says, in a sentence", max_words=30),
+            }
+        )
+
+    return schemas.obj(
+        {
+            "title": schemas.text("the documentary's title", max_words=14),
+            "subject": schemas.const(request.subject),
+            "era": schemas.text("the period, in words", max_words=10),
+            "figures": schemas.obj(
+                {
+                    f"figure_{i}": schemas.obj(
+                        {
+                            "name": schemas.const(f.name),
+                            "role": schemas.text("who they were, in a few words", max_words=14),
+                            "era": schemas.text("when they lived, in words", max_words=10),
+                        }
+                    )
+                    for i, f in enumerate(request.figures, 1)
+                }
+            ),
+            "parts": schemas.obj(
+                {
+                    f"part_{p}": schemas.obj(
+                        {
+                            "title": schemas.text("the part's (chapter's) title", max_words=10),
+                            "summary": schemas.text("what this part covers", max_words=50),
+                            "passages": schemas.obj(
+                                {f"passage_{i}": passage(n) for i, n in enumerate(readers, 1)}
+                            ),
+                        }
+                    )
+                    for p, readers in enumerate(_readers(request), 1)
+                }
+            ),
+            "sources": schemas.array(
+                schemas.text("a book or archive a listener could read next", max_words=30),
+                (0, 6),
+            ),
+        }
+    )
+
+
+def _decode_outline(answer: Any) -> dict[str, Any]:
+    parts = [
+        {**part, "passages": list(part["passages"].values())} for part in answer["parts"].values()
+    ]
+    return {**answer, "figures": list(answer["figures"].values()), "parts": parts}
+
+
+def _encode_outline(outline: DocumentaryOutline) -> dict[str, Any]:
+    data = outline.model_dump(mode="json")
+    parts = {
+        f"part_{p}": {
+            **part,
+            "passages": {f"passage_{i}": x for i, x in enumerate(part["passages"], 1)},
+        }
+        for p, part in enumerate(data["parts"], 1)
+    }
+    figures = {f"figure_{i}": f for i, f in enumerate(data["figures"], 1)}
+    return {**data, "figures": figures, "parts": parts}
+
+
+def _part_schema(
+    narrator: str,
+    readers: Sequence[str],
+    words: float,
+    spread: float,
+    *,
+    opening: int = 0,
+    ending: int = 0,
+) -> schemas.Schema:
+    """A part as its passages: each a run of narration, then the passage; `opening` words of
+    welcome go before the first, `ending` words of narration after the last (or, with no
+    passages, the part is narration only)."""
+    properties: dict[str, schemas.Schema] = {}
+    share = words / max(1, len(readers))
+    passage_words = max(12.0, min(MAX_PASSAGE_WORDS * 0.8, share / 3))
+
+    def narration(narrated: float) -> schemas.Schema:
+        return schemas.lines([narrator], narrated, _PARAGRAPH_WORDS, spread=spread)
+
+    for number, figure in enumerate(readers, 1):
+        properties[f"segment_{number}"] = schemas.obj(
+            {
+                "narration": narration(share - passage_words + (opening if number == 1 else 0)),
+                "passage": schemas.line([figure], passage_words, spread),
+            },
+            f"the narrator leads in to {figure}'s passage, then {figure} reads it",
+        )
+    if ending or not readers:
+        properties["ending"] = schemas.obj({"narration": narration(ending or words)})
+    return schemas.obj(properties)
+
+
+def _section_schema(
+    request: DocumentaryRequest, outline: DocumentaryOutline, brief: SectionBrief
+) -> schemas.Schema:
+    readers = [
+        p.figure for part in outline.parts for p in part.passages if _cue(p) in brief.questions
+    ]
+    narrator = request.narrator_name
+    lines = schemas.line_count(brief.words, _PARAGRAPH_WORDS) + len(readers)
+    return _part_schema(narrator, readers, brief.words, schemas.spread_for(lines))
+
+
+def _script_schema(
+    request: DocumentaryRequest, outline: DocumentaryOutline, budget: int
+) -> schemas.Schema:
+    narrator = request.narrator_name
+    shares = longform.split_words(
+        max(len(outline.parts), budget - _OPENING_WORDS - _CLOSING_WORDS), len(outline.parts)
+    )
+    fields = sum(schemas.line_count(w, _PARAGRAPH_WORDS) for w in shares)
+    fields += sum(len(p.passages) for p in outline.parts)
+    spread = schemas.spread_for(fields)
+    last = len(outline.parts) - 1
+    return schemas.obj(
+        {
+            f"part_{number}": _part_schema(
+                narrator,
+                [p.figure for p in part.passages],
+                words,
+                spread,
+                opening=_OPENING_WORDS if index == 0 else 0,
+                ending=_CLOSING_WORDS if index == last else 0,
+            )
+            for index, (number, part, words) in enumerate(
+                zip(range(1, len(shares) + 1), outline.parts, shares, strict=True)
+            )
+        }
+    )
+
+
+def _decode_lines(answer: Any) -> dict[str, Any]:
+    """A part's wire shape as a `SectionScript`'s input: its lines in order."""
+    lines: list[Any] = []
+    for key, segment in answer.items():
+        lines += segment["narration"]
+        if key != "ending":
+            lines.append(segment["passage"])
+    return {"lines": lines}
+
+
+def _decode_script(answer: Any, outline: DocumentaryOutline) -> dict[str, Any]:
+    return {
+        "sections": [
+            {"title": part.title, **_decode_lines(answer[f"part_{number}"])}
+            for number, part in enumerate(outline.parts, 1)
+        ]
+    }
+
+
+def _part_wire(lines: Sequence[dict[str, Any]], narrator: str) -> dict[str, Any]:
+    """Lines in order as a part's wire shape: narration up to each passage, then the rest."""
+    wire: dict[str, Any] = {}
+    narrated: list[dict[str, Any]] = []
+    for line in lines:
+        if line["speaker"] == narrator:
+            narrated.append(line)
+            continue
+        wire[f"segment_{len(wire) + 1}"] = {"narration": narrated, "passage": line}
+        narrated = []
+    if narrated:
+        wire["ending"] = {"narration": narrated}
+    return wire
+
+
+def _encode_script(script: DocumentaryScript, narrator: str) -> dict[str, Any]:
+    return {
+        f"part_{number}": _part_wire(
+            [line.model_dump(mode="json") for line in section.lines], narrator
+        )
+        for number, section in enumerate(script.sections, 1)
+    }
