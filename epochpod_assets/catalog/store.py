@@ -59,6 +59,12 @@ class EditRefused(ValueError):
 
 
 @dataclass(frozen=True)
+class GenerationSpend:
+    usd: float
+    tts_characters: int
+
+
+@dataclass(frozen=True)
 class EpisodeStats:
     llm_tokens: int
     tts_characters: int
@@ -431,6 +437,49 @@ class Catalog:
 
     # --- reading ------------------------------------------------------------------------------
 
+    def generation_spend(self, episode_id: str) -> GenerationSpend:
+        """What this episode's current generation (since its outline last started) has spent:
+        a regeneration someone asked for starts afresh, a retried stage counts its failed
+        attempt."""
+        m = generation_metrics.c
+        with self.engine.connect() as conn:
+            started = conn.execute(
+                sa.select(episodes.c.generation_started_at).where(episodes.c.id == episode_id)
+            ).scalar_one_or_none()
+            rows = conn.execute(
+                sa.select(m.created_at, m.estimated_usd, m.tts_characters).where(
+                    m.episode_id == episode_id
+                )
+            ).all()
+        current = [r for r in rows if started is None or _naive(r[0]) >= _naive(started)]
+        return GenerationSpend(
+            usd=sum(float(r[1] or 0) for r in current),
+            tts_characters=sum(int(r[2] or 0) for r in current),
+        )
+
+    def stage_runs(self) -> list[tuple[Any, ...]]:
+        """Every recorded stage run, oldest first: episode id, title, format, status, stage,
+        LLM tokens, TTS characters, USD, wall seconds, when (the cost report's rows)."""
+        m = generation_metrics.c
+        query = (
+            sa.select(
+                m.episode_id,
+                episodes.c.title,
+                m.type,
+                episodes.c.status,
+                m.stage,
+                m.llm_tokens,
+                m.tts_characters,
+                m.estimated_usd,
+                m.wall_seconds,
+                m.created_at,
+            )
+            .select_from(generation_metrics.join(episodes))
+            .order_by(m.created_at, m.id)
+        )
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
     def get(self, episode_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(episodes).where(episodes.c.id == episode_id)).one_or_none()
@@ -513,6 +562,11 @@ def _close_open_edits(episode_id: str, reason: str) -> sa.Update:
         .where(episode_edits.c.finished_at.is_(None))
         .values(finished_at=utcnow(), error=reason)
     )
+
+
+def _naive(moment: Any) -> Any:
+    # SQLite hands timestamps back without a zone, PostgreSQL with one; both are UTC.
+    return moment.replace(tzinfo=None) if moment is not None else moment
 
 
 def _json_values(detail: Mapping[str, Any]) -> dict[str, Any]:

@@ -96,7 +96,11 @@ def _run_check(
     return dg.AssetCheckResult(
         passed=verdict.passed,
         description=verdict.reason,
-        metadata=verdict.metadata,
+        # A format's own check returns plain values; structured ones show as JSON.
+        metadata={
+            key: dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
+            for key, value in verdict.metadata.items()
+        },
     )
 
 

@@ -21,6 +21,7 @@ from epochpod_assets.providers.budget import BudgetedVoice, BudgetedWriter
 from epochpod_assets.providers.offline import OfflineWriter
 from epochpod_assets.providers.pricing import Prices, load_prices
 from epochpod_assets.providers.ratelimit import limiter_for
+from epochpod_assets.providers.selection import planned_provider, uses_openai
 from epochpod_assets.storage import (
     MAX_PRESIGN_SECONDS,
     LocalMediaStore,
@@ -98,11 +99,6 @@ DEFAULT_TIMEOUT = 120.0
 # The openai client retries 429, 5xx, timeouts and dropped connections itself, with
 # exponential backoff and jitter, honouring Retry-After.
 DEFAULT_MAX_RETRIES = 4
-
-
-def uses_openai(choice: str, has_key: bool) -> bool:
-    """The selection rule: OpenAI when asked for, or on "auto" when a key is set."""
-    return choice == "openai" or (choice == "auto" and has_key)
 
 
 class _OpenAIProviderResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -225,20 +221,6 @@ class VoiceResource(_OpenAIProviderResource):
 
             inner = EspeakVoice()
         return self._opened(BudgetedVoice(inner, getattr(inner, "prices", prices)))
-
-
-def planned_provider(role: Literal["writer", "voice"]) -> tuple[str, str]:
-    """(provider, model) that `resources_from_env` picks for `role`, without building it.
-
-    The budget uses it to price stages whose provider the current asset does not hold.
-    """
-    config = settings.load()
-    has_key = config.endpoint("llm" if role == "writer" else "tts")[1] is not None
-    if role == "writer":
-        choice, model = config.writer, config.llm_model
-    else:
-        choice, model = config.voice, config.tts_model
-    return ("openai" if uses_openai(choice, has_key) else "offline", model)
 
 
 def pricing_notes() -> list[str]:

@@ -25,13 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-import sqlalchemy as sa
-
 from epochpod_assets import settings
-from epochpod_assets.catalog.schema import episodes, generation_metrics
 from epochpod_assets.formats.base import EpisodeFormat
 from epochpod_assets.providers.base import Speech, T, Usage, Voice, Writer, WritingTask
 from epochpod_assets.providers.pricing import Prices, load_prices
+from epochpod_assets.providers.selection import planned_provider
 from epochpod_assets.status import Stage
 
 if TYPE_CHECKING:
@@ -174,37 +172,13 @@ def spent_usd(catalog: Catalog, episode_id: str) -> float:
     """USD recorded for this episode's current generation (since its outline last started), so
     a regeneration someone asked for starts a fresh budget, while a retry of one stage counts
     what the failed attempt already spent."""
-    with catalog.engine.connect() as conn:
-        started = conn.execute(
-            sa.select(episodes.c.generation_started_at).where(episodes.c.id == episode_id)
-        ).scalar_one_or_none()
-        rows = conn.execute(
-            sa.select(generation_metrics.c.created_at, generation_metrics.c.estimated_usd).where(
-                generation_metrics.c.episode_id == episode_id
-            )
-        ).all()
-    return sum(
-        float(usd) for created, usd in rows if started is None or _naive(created) >= _naive(started)
-    )
+    return catalog.generation_spend(episode_id).usd
 
 
 def spoken_characters(catalog: Catalog, episode_id: str) -> int:
     """Characters already voiced for this episode's current generation (speech spoken ahead
     by a long-form script stage, or a failed audio attempt): the segment cache holds them."""
-    with catalog.engine.connect() as conn:
-        started = conn.execute(
-            sa.select(episodes.c.generation_started_at).where(episodes.c.id == episode_id)
-        ).scalar_one_or_none()
-        rows = conn.execute(
-            sa.select(generation_metrics.c.created_at, generation_metrics.c.tts_characters).where(
-                generation_metrics.c.episode_id == episode_id
-            )
-        ).all()
-    return sum(
-        int(chars or 0)
-        for created, chars in rows
-        if started is None or _naive(created) >= _naive(started)
-    )
+    return catalog.generation_spend(episode_id).tts_characters
 
 
 def _less_spoken(estimate: EpisodeEstimate, spoken: int, prices: Prices) -> EpisodeEstimate:
@@ -218,11 +192,6 @@ def _less_spoken(estimate: EpisodeEstimate, spoken: int, prices: Prices) -> Epis
             stage = replace(stage, tts_characters=left, usd=prices.tts_usd(stage.model, left))
         stages.append(stage)
     return replace(estimate, stages=tuple(stages))
-
-
-def _naive(moment: Any) -> Any:
-    # SQLite hands timestamps back without a zone, PostgreSQL with one; both are UTC.
-    return moment.replace(tzinfo=None) if moment is not None else moment
 
 
 _STAGE_NAMES = {
@@ -288,9 +257,6 @@ def _billable_model(provider: Writer | Voice) -> str | None:
 
 
 def _planned_model(role: Literal["writer", "voice"]) -> str | None:
-    # Imported here: resources builds its providers from this module's wrappers.
-    from epochpod_assets.defs.resources import planned_provider
-
     provider, model = planned_provider(role)
     return model if provider == OPENAI else None
 

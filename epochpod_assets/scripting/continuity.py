@@ -4,14 +4,13 @@ Parts written concurrently tend to each open like a new show ("Welcome back", "T
 having me"), re-introduce the guest, sign off twice, or call a speaker by another name. These
 checks find that in any script (one-call scripts too) and name the line. Used by the script
 writer (a joined script that fails is rejected like any invalid script) and by the
-`script_reads_as_one_conversation` asset check.
+`script_reads_as_one_conversation` asset check (defs/assets/continuity.py). No Dagster here.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 from epochpod_assets.formats.base import Section
 from epochpod_assets.providers.base import ContinuityRejected
@@ -96,35 +95,3 @@ def check_continuity(sections: Sequence[Section], cast: Mapping[str, str] | Iter
             f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
         )
         raise ContinuityRejected(f"the script does not read as one conversation: {shown}")
-
-
-# -- the asset check ----------------------------------------------------------------------------
-
-CHECK_NAME = "script_reads_as_one_conversation"
-
-
-def continuity_check_spec() -> Any:
-    """The `dg.AssetCheckSpec` to declare on `episode_script` (`check_specs=[...]`)."""
-    import dagster as dg
-
-    return dg.AssetCheckSpec(
-        CHECK_NAME,
-        asset="episode_script",
-        description="No repeated greetings or re-introductions, one sign-off at the end, and "
-        "every cast member called by one name: the joined script reads as one conversation.",
-    )
-
-
-def continuity_check_result(tracks: Sequence[Any], cast: Mapping[str, str] | Iterable[str]) -> Any:
-    """The `dg.AssetCheckResult` for a script's tracks (each track is one telling)."""
-    import dagster as dg
-
-    names = list(cast)
-    problems = [p for track in tracks for p in continuity_problems(track.sections, names)]
-    return dg.AssetCheckResult(
-        check_name=CHECK_NAME,
-        asset_key="episode_script",
-        passed=not problems,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"problems": len(problems), "first_problems": "\n".join(problems[:10])},
-    )

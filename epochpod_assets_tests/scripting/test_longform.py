@@ -14,6 +14,7 @@ import dagster as dg
 import pytest
 
 from epochpod_assets import enqueue
+from epochpod_assets.defs.assets.continuity import continuity_check_result
 from epochpod_assets.defs.assets.episodes import (
     episode_audio,
     episode_outline,
@@ -29,11 +30,7 @@ from epochpod_assets.providers.base import Speech, T, Usage, WritingTask
 from epochpod_assets.providers.offline import OfflineWriter
 from epochpod_assets.requests import parse_request
 from epochpod_assets.scripting import fitting, longform
-from epochpod_assets.scripting.continuity import (
-    check_continuity,
-    continuity_check_result,
-    continuity_problems,
-)
+from epochpod_assets.scripting.continuity import check_continuity, continuity_problems
 from epochpod_assets.scripting.fitting import write_to_length
 from epochpod_assets.scripting.pacing import (
     CALIBRATION_TEXT,

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import dagster as dg
-import sqlalchemy as sa
 
 if TYPE_CHECKING:
     # Imported where the report is built, not with the code location: every run worker
@@ -18,7 +17,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from epochpod_assets.catalog import Catalog
-from epochpod_assets.catalog.schema import episodes, generation_metrics
 from epochpod_assets.defs.assets.episodes import published_episode
 from epochpod_assets.defs.assets.feed import GROUP, ON_PUBLICATION
 from epochpod_assets.defs.resources import CatalogResource, MediaResource
@@ -96,25 +94,7 @@ def load_metrics(db: Catalog) -> "pd.DataFrame":
     """One row per stage run, with its episode's title, format and status."""
     import pandas as pd
 
-    m = generation_metrics.c
-    query = (
-        sa.select(
-            m.episode_id,
-            episodes.c.title,
-            m.type,
-            episodes.c.status,
-            m.stage,
-            m.llm_tokens,
-            m.tts_characters,
-            m.estimated_usd,
-            m.wall_seconds,
-            m.created_at,
-        )
-        .select_from(generation_metrics.join(episodes))
-        .order_by(m.created_at, m.id)
-    )
-    with db.engine.connect() as conn:
-        rows = [tuple(row) for row in conn.execute(query)]
+    rows = db.stage_runs()
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 

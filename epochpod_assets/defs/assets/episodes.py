@@ -17,6 +17,7 @@ from epochpod_assets.audio.rendering import (
     render_tracks,
 )
 from epochpod_assets.audio.segments import SegmentCache
+from epochpod_assets.defs.assets.continuity import continuity_check_result, continuity_check_spec
 from epochpod_assets.defs.assets.research import episode_research, research_for
 from epochpod_assets.defs.assets.stages import Episode, episode_stage, titled, usage_metadata
 from epochpod_assets.defs.partitions import episodes_partitions
@@ -51,7 +52,6 @@ from epochpod_assets.history.shownotes import (
     show_notes,
 )
 from epochpod_assets.providers.budget import BudgetedVoice, BudgetedWriter, check_budget
-from epochpod_assets.scripting.continuity import continuity_check_result, continuity_check_spec
 from epochpod_assets.scripting.fitting import write_to_length
 from epochpod_assets.scripting.longform import is_longform
 from epochpod_assets.speech.lexicon import for_episode

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-import dagster as dg
 from pydantic import BaseModel, Field
 
 from epochpod_assets.catalog.schema import debate_details
@@ -81,7 +80,7 @@ def judge_balance(request: DebateRequest, plans: Sequence[TrackPlan]) -> Verdict
         passed,
         f"{top} has {shares[top]:.0%} of the debaters' words (at most "
         f"{MAX_DEBATE_SHARE:.0%} allowed)",
-        {"shares": dg.MetadataValue.json({k: round(v, 3) for k, v in shares.items()})},
+        {"shares": {k: round(v, 3) for k, v in shares.items()}},
     )
 
 

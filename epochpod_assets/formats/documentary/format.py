@@ -114,7 +114,6 @@ class DocumentaryFormat(EpisodeFormat[DocumentaryRequest, DocumentaryOutline, Do
                 {"name": "Theodore Roosevelt", "role": "President of the United States"},
                 {"name": "George Washington Goethals", "role": "the canal's chief engineer"},
             ],
-            "parts": 2,
             "target_minutes": 3,
         }
 
