@@ -82,8 +82,7 @@ def episode_research(
 
 
 def episode_topic(episode: Episode) -> str:
-    request = episode.request
-    return str(getattr(request, "topic", None) or getattr(request, "setting", ""))
+    return episode.format.catalog_topic(episode.request) or ""
 
 
 def load_research(store: MediaStore, episode_id: str) -> Research:

@@ -24,6 +24,7 @@ from epochpod_assets.formats.base import (
     count_words,
 )
 from epochpod_assets.formats.documentary.request import DocumentaryRequest
+from epochpod_assets.history.dates import HistoricalDate
 from epochpod_assets.providers.base import WritingTask
 from epochpod_assets.providers.voices import VOICE_HELP
 from epochpod_assets.scripting import longform
@@ -129,6 +130,13 @@ class DocumentaryFormat(EpisodeFormat[DocumentaryRequest, DocumentaryOutline, Do
         cast = {request.narrator_name: request.narrator_voice}
         cast.update({f.name: f.voice or "" for f in request.figures})
         return cast
+
+    def figures(self, request: DocumentaryRequest) -> dict[str, HistoricalDate | None]:
+        # The narrator speaks from today; each figure from their own date, or the documentary's.
+        return {f.name: f.as_of for f in request.figures}
+
+    def meeting_date(self, request: DocumentaryRequest) -> HistoricalDate | None:
+        return request.as_of
 
     # Measured on the offline scripts: narration paragraphs of ~70 words between passages of
     # ~40 to 100; 65 words a turn from 5 minutes up.
