@@ -86,24 +86,35 @@ _MAX_DEPTH = 12
 _FENCE = re.compile(r"```json\s*\n(.*?)\n```", re.DOTALL)
 
 
+# Schemas of the integrity checks' model passes (history/): asked to list problems, this model
+# lists none. A model that reads nothing cannot judge a script; one that judged at random would
+# block every episode on findings about words it never read, which tests nothing of the writer.
+QUIET = frozenset({"ModelAnachronisms", "JudgedClaims"})
+
+
 class SchemaOnly:
     """A responder for `FakeOpenAI`: random values valid for the request's schema (seeded;
     calls draw from one generator in arrival order, so a run is reproducible as long as its
-    calls arrive in the same order)."""
+    calls arrive in the same order). For the schemas named in `quiet` every array is as short
+    as its schema allows (the judge that finds nothing)."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, quiet: frozenset[str] = QUIET) -> None:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self.quiet = quiet
 
     def __call__(self, body: Mapping[str, Any]) -> str:
         fmt = body.get("response_format") or {}
         kind = fmt.get("type")
+        name = None
         if kind == "json_schema":
             schema = fmt["json_schema"]["schema"]
+            name = fmt["json_schema"].get("name")
         else:
             schema = schema_in_prompt(body.get("messages") or [])
+            name = schema.get("title")
         with self._lock:
-            answer = json.dumps(random_instance(schema, self._rng))
+            answer = json.dumps(random_instance(schema, self._rng, shortest=name in self.quiet))
         if kind in ("json_schema", "json_object"):
             return answer
         # No response_format at all: a chat model answers in prose around a fenced block.
@@ -129,9 +140,11 @@ def schema_in_prompt(messages: list[Any]) -> Mapping[str, Any]:
     return found
 
 
-def random_instance(schema: Mapping[str, Any], rng: random.Random) -> Any:
-    """A random value valid for `schema` (the subset named in the module docstring)."""
-    return _value(schema, schema, rng, 0)
+def random_instance(schema: Mapping[str, Any], rng: random.Random, shortest: bool = False) -> Any:
+    """A random value valid for `schema` (the subset named in the module docstring); with
+    `shortest`, every array has its fewest items."""
+    # Past _MAX_DEPTH every array takes its fewest items (how recursive schemas end, too).
+    return _value(schema, schema, rng, _MAX_DEPTH + 1 if shortest else 0)
 
 
 def _value(
