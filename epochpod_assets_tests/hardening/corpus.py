@@ -245,6 +245,40 @@ CLI: list[Case] = [
     ),
     Case("run poll zero", ("run", "--poll-seconds", "0"), "--poll-seconds: must be from 0.1"),
     Case("run poll text", ("run", "--poll-seconds", "soon"), "--poll-seconds: must be a number"),
+    # sources given with a request
+    Case(
+        "source missing",
+        (*ENQUEUE_ADA, "--source", "{tmp}/nowhere.txt"),
+        "sources.0.location: {tmp}/nowhere.txt: no such file",
+    ),
+    Case("source a folder", (*ENQUEUE_ADA, "--source", "{tmp}/a_dir.txt"), "sources.0.location:"),
+    Case("source /dev/zero", (*ENQUEUE_ADA, "--source", "{tmp}/zero.txt"), "sources.0.location:"),
+    Case(
+        "source of no known type",
+        (*ENQUEUE_ADA, "--source", "{tmp}/a_file"),
+        "sources.0.location: {tmp}/a_file: unsupported file type",
+    ),
+    Case(
+        "source empty",
+        (*ENQUEUE_ADA, "--source", "{tmp}/empty.md"),
+        "sources.0.location: {tmp}/empty.md: no text could be extracted",
+    ),
+    Case(
+        "source by ftp",
+        (*ENQUEUE_ADA, "--source", "ftp://example.com/a.txt"),
+        "sources.0.location: 'ftp://example.com/a.txt': only http and https URLs are fetched",
+    ),
+    Case(
+        "source as a file URL",
+        (*ENQUEUE_ADA, "--source", "file:///etc/passwd"),
+        "only http and https URLs are fetched",
+    ),
+    Case(
+        "two bad sources, one line each",
+        (*ENQUEUE_ADA, "--source", "{tmp}/prose.json", "--source", "{tmp}/nowhere.md"),
+        "sources.1.location:",
+        lines=2,
+    ),
     # the other command groups (script, review, serve) under the same discipline
     Case(
         "script check missing file",

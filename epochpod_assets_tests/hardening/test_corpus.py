@@ -92,6 +92,9 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
     for name, data in FILES.items():
         (tmp_path / name).write_bytes(data)
     (tmp_path / "a_dir").mkdir()
+    (tmp_path / "a_dir.txt").mkdir()
+    (tmp_path / "empty.md").write_bytes(b"")
+    (tmp_path / "zero.txt").symlink_to("/dev/zero")
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
