@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from epochpod_assets.formats.base import Line
+from epochpod_assets.formats import schemas
+from epochpod_assets.formats.base import Line, count_words
 from epochpod_assets.history.checks import Review, review
 from epochpod_assets.history.dates import HistoricalDate
 from epochpod_assets.history.factsheet import Finding
@@ -176,6 +177,31 @@ class Gate:
             ),
             template=lambda: schema.model_validate(offline_rewrite(failing)),
             check=lambda got: _all_rewritten(got, numbers),
+            # One fixed property per failing line, about its length, citing only the sheet's
+            # facts: a model that follows only the schema rewrites exactly those lines.
+            json_schema=schemas.obj(
+                {
+                    f"line_{n}": schemas.obj(
+                        {
+                            "text": schemas.text(
+                                f"line {n} rewritten",
+                                words=count_words(lines[n - 1].text),
+                            ),
+                            "facts": schemas.fact_list([f.id for f in self.found.sheet.facts]),
+                        }
+                    )
+                    for n in numbers
+                }
+            ),
+            decode=lambda got: {
+                "lines": [
+                    {"number": int(key.removeprefix("line_")), **item} for key, item in got.items()
+                ]
+            },
+            encode=lambda got: {
+                f"line_{item.number}": {"text": item.text, "facts": list(item.facts)}
+                for item in got.lines
+            },
         )
         rewritten = self.writer.write(grounded_task(task, self.found), usage)
         for item in rewritten.lines:

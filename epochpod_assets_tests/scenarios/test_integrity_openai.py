@@ -59,12 +59,9 @@ class AnachronisticModel:
             self.speech_calls_at_rewrite.append(speech)
             if self.stubborn:
                 failing = json.loads(fields["Rewrite JSON"])
+                # The same lines back, in the rewrite's wire shape (one property per line).
                 return json.dumps(
-                    {
-                        "lines": [
-                            {"number": x["number"], "text": x["text"], "facts": []} for x in failing
-                        ]
-                    }
+                    {f"line_{x['number']}": {"text": x["text"], "facts": []} for x in failing}
                 )
         return template_responder(body, alter=self.alter)
 

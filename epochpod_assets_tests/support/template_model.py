@@ -47,7 +47,11 @@ def history_answer(body: dict[str, Any]) -> str | None:
     if task == "history.own_facts":
         return OwnFacts(facts=[], lives=[]).model_dump_json()
     if task == "history.rewrite":
-        return json.dumps(offline_rewrite(json.loads(fields["Rewrite JSON"])))
+        rewritten = offline_rewrite(json.loads(fields["Rewrite JSON"]))["lines"]
+        # In the rewrite task's wire shape: one property per failing line.
+        return json.dumps(
+            {f"line_{x['number']}": {"text": x["text"], "facts": x["facts"]} for x in rewritten}
+        )
     return None
 
 
