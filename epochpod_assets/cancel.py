@@ -7,6 +7,7 @@ import time
 import dagster as dg
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
+from epochpod_assets import lifecycle
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.run_tags import EPISODE_TAG
 from epochpod_assets.status import TERMINAL, Stage
@@ -55,7 +56,7 @@ def cancel_episode(
         raise NotCancellable(f"no episode {episode_id}")
     if row["generation_status"] in TERMINAL:
         raise NotCancellable(f"episode {episode_id} is already {row['generation_status']}")
-    db.fail(episode_id, REASON, stage=Stage.CANCELLED)
+    lifecycle.fail(db, episode_id, REASON, lifecycle.Outcome.CANCELLED)
     # An approval or edit still waiting for its run is cancelled with the episode: a
     # cancelled episode must not come back to life when the edits sensor next ticks.
     db.close_open_edits(episode_id, REASON)
@@ -75,5 +76,5 @@ def cancel_episode(
         time.sleep(poll_seconds)
     current = db.get(episode_id)
     if current is not None and current["generation_status"] != Stage.COMPLETED:
-        db.fail(episode_id, REASON, stage=Stage.CANCELLED)
+        lifecycle.fail(db, episode_id, REASON, lifecycle.Outcome.CANCELLED)
     return [run.run_id for run in runs]

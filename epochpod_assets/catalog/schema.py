@@ -41,6 +41,9 @@ episodes = sa.Table(
     sa.Column("generation_started_at", TIMESTAMP),
     sa.Column("generation_completed_at", TIMESTAMP),
     sa.Column("generation_error", sa.Text),
+    # How the generation ended (lifecycle.Outcome: completed, failed, interrupted, timed_out,
+    # cancelled); NULL while it runs (migration 0007_generation_outcome).
+    sa.Column("generation_outcome", sa.String(16)),
     sa.Column("generation_job_id", sa.String(64)),
     # Bumped by a deliberate regeneration (`epochpod retry`): part of the sensor's run key, so
     # the same request never launches twice but a retry launches once more.

@@ -196,6 +196,7 @@ class Catalog:
                     generation_status=Stage.PENDING.value,
                     generation_progress=0,
                     generation_error=None,
+                    generation_outcome=None,
                     generation_attempt=attempt,
                     queued_at=None,
                     updated_at=utcnow(),
@@ -212,6 +213,7 @@ class Catalog:
             "generation_status": stage.value,
             "generation_progress": stage.progress,
             "generation_error": None,
+            "generation_outcome": "completed" if stage is Stage.COMPLETED else None,
             "updated_at": utcnow(),
         }
         if run_id:
@@ -251,11 +253,23 @@ class Catalog:
                 .values(generation_progress=progress, updated_at=utcnow())
             )
 
-    def fail(self, episode_id: str, error: str, stage: Stage = Stage.FAILED) -> None:
+    def fail(
+        self,
+        episode_id: str,
+        error: str,
+        stage: Stage = Stage.FAILED,
+        outcome: str | None = None,
+    ) -> None:
+        """End the generation with `error`. Written through `lifecycle`, which says the
+        `outcome` (failed, interrupted, timed_out, cancelled); FAILED means "failed" and
+        CANCELLED "cancelled" when none is given."""
+        if outcome is None:
+            outcome = "cancelled" if stage is Stage.CANCELLED else "failed"
         self._update(
             episode_id,
             {
                 "generation_status": stage.value,
+                "generation_outcome": outcome,
                 "generation_error": error[:4000],
                 "generation_completed_at": utcnow(),
                 "updated_at": utcnow(),
@@ -286,6 +300,7 @@ class Catalog:
                     generation_status=Stage.COMPLETED.value,
                     generation_progress=Stage.COMPLETED.progress,
                     generation_error=None,
+                    generation_outcome="completed",
                     generation_completed_at=now,
                     updated_at=now,
                 )

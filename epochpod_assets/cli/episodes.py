@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from epochpod_assets import lifecycle
 from epochpod_assets.cli.common import (
     Subparsers,
     bounded_float,
@@ -51,7 +52,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
             f"episode {args.episode_id} is {row['generation_status']}; only a FAILED, "
             "CANCELLED or COMPLETED episode can be queued again"
         )
-    attempt = db.requeue(args.episode_id)
+    attempt = lifecycle.requeue(db, args.episode_id)
     print(f"{args.episode_id} queued again (attempt {attempt})")
     return 0
 

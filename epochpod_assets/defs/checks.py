@@ -19,6 +19,7 @@ from typing import Any
 
 import dagster as dg
 
+from epochpod_assets import lifecycle
 from epochpod_assets.audio.ffmpeg import find_silences
 from epochpod_assets.audio.rendering import PAUSE_BETWEEN_SECTIONS, planned_pause_seconds
 from epochpod_assets.catalog import Catalog
@@ -92,7 +93,7 @@ def _run_check(
     episode_id = context.partition_key
     verdict = judge(_stored(db, store, episode_id))
     if not verdict.passed and db.get(episode_id) is not None:
-        db.fail(episode_id, f"check {name} failed: {verdict.reason}")
+        lifecycle.fail(db, episode_id, f"check {name} failed: {verdict.reason}")
     return dg.AssetCheckResult(
         passed=verdict.passed,
         description=verdict.reason,

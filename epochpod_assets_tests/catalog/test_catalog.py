@@ -220,3 +220,63 @@ def test_upgrade_copies_published_details_into_the_one_detail_table(catalog_url:
         "entry_node": "n0",
         "story_map": story_map,
     }
+
+
+def test_upgrade_types_how_existing_generations_ended(catalog_url: str) -> None:
+    """A row a stage left "interrupted" before the outcome column existed is still recognised
+    as interrupted (settling its run may replace the reason with the run's real end)."""
+    from alembic import command
+
+    db = Catalog(catalog_url)
+    with db.engine.begin() as conn:
+        config = _alembic_config()
+        config.attributes["connection"] = conn
+        before = ScriptDirectory.from_config(config).get_revision("0007_generation_outcome")
+        assert before is not None and isinstance(before.down_revision, str)
+        command.upgrade(config, before.down_revision)
+    now = dt.datetime.now(dt.UTC)
+    rows = {
+        "ep-int": ("FAILED", "audio was interrupted"),
+        "ep-fail": ("FAILED", "script failed: boom"),
+        "ep-cancel": ("CANCELLED", "cancelled"),
+        "ep-done": ("COMPLETED", None),
+        "ep-wait": ("PENDING", None),
+    }
+    with db.engine.begin() as conn:
+        for episode_id, (status, error) in rows.items():
+            conn.execute(
+                sa.text(
+                    "INSERT INTO episodes (id, type, status, title, request, generation_status, "
+                    "generation_error, generation_progress, generation_attempt, created_at, "
+                    "updated_at) VALUES (:id, 'INTERVIEW', 'DRAFT', 't', '{}', :status, :error, "
+                    "0, 0, :now, :now)"
+                ),
+                {"id": episode_id, "status": status, "error": error, "now": now},
+            )
+    db.migrate()
+    outcomes = {episode_id: (db.get(episode_id) or {})["generation_outcome"] for episode_id in rows}
+    assert outcomes == {
+        "ep-int": "interrupted",
+        "ep-fail": "failed",
+        "ep-cancel": "cancelled",
+        "ep-done": "completed",
+        "ep-wait": None,
+    }
+
+
+def test_lifecycle_writes_typed_outcomes(catalog: Catalog) -> None:
+    from epochpod_assets import lifecycle
+
+    episode_id = catalog.enqueue(REQUEST)
+    lifecycle.start_stage(catalog, episode_id, Stage.GENERATING_AUDIO, run_id="run-1")
+    assert lifecycle.interrupted(catalog, episode_id, "audio") == "audio was interrupted"
+    row = catalog.get(episode_id)
+    assert row is not None
+    assert (row["generation_status"], row["generation_outcome"]) == ("FAILED", "interrupted")
+    lifecycle.fail(catalog, episode_id, "cancelled", lifecycle.Outcome.CANCELLED)
+    row = catalog.get(episode_id)
+    assert row is not None
+    assert (row["generation_status"], row["generation_outcome"]) == ("CANCELLED", "cancelled")
+    lifecycle.requeue(catalog, episode_id)
+    row = catalog.get(episode_id)
+    assert row is not None and row["generation_outcome"] is None

@@ -15,7 +15,7 @@ import dagster as dg
 import pytest
 from dagster._core.storage.tags import PARTITION_NAME_TAG, RUN_KEY_TAG
 
-from epochpod_assets import enqueue
+from epochpod_assets import enqueue, lifecycle
 from epochpod_assets.cancel import NotCancellable, cancel_episode
 from epochpod_assets.catalog.schema import episodes
 from epochpod_assets.catalog.store import utcnow
@@ -195,7 +195,7 @@ def test_sweeper_reconciles_rows_with_ended_runs(instance: dg.DagsterInstance) -
     timed_out_id = enqueue(REQUEST, db)
     timed_out = episode_run(instance, timed_out_id)
     db.set_stage(timed_out_id, Stage.GENERATING_AUDIO, run_id=timed_out.run_id)
-    db.fail(timed_out_id, "audio was interrupted")
+    lifecycle.interrupted(db, timed_out_id, "audio")  # what the stage writes
     instance.report_run_canceling(
         timed_out, message="Canceling due to exceeding maximum runtime of 3 seconds."
     )

@@ -23,9 +23,9 @@ import pytest
 from epochpod_assets import cli, enqueue
 from epochpod_assets.definitions import defs
 from epochpod_assets.defs.resources import resources_from_env
-from epochpod_assets.defs.sensors import settle_ended_run
 from epochpod_assets.editorial.revise import EDIT_TAG
 from epochpod_assets.intake import open_catalog
+from epochpod_assets.lifecycle import settle_ended_run
 from epochpod_assets.status import Stage
 from epochpod_assets.worker import work_queue
 from epochpod_assets_tests.support.fake_openai import FakeOpenAI, requested_schema_name

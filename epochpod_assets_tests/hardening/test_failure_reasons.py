@@ -13,8 +13,8 @@ import dagster as dg
 from epochpod_assets import enqueue
 from epochpod_assets.definitions import defs
 from epochpod_assets.defs.resources import WriterResource
-from epochpod_assets.defs.sensors import run_end
 from epochpod_assets.intake import open_catalog
+from epochpod_assets.lifecycle import run_end
 from epochpod_assets.worker import tick
 from epochpod_assets_tests.support.bad_requests import INTERVIEW
 

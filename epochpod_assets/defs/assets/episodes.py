@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 
+from epochpod_assets import lifecycle
 from epochpod_assets.audio.rendering import (
     PAUSE_BETWEEN_SECTIONS,
     PAUSE_BETWEEN_TURNS,
@@ -228,7 +229,7 @@ def episode_script(
         kept = store_script(store, episode.id, script)
         if stops_for_review(context.run):
             # The review gate: no audio is paid for until an editor approves this script.
-            db.set_stage(episode.id, Stage.AWAITING_REVIEW)
+            lifecycle.start_stage(db, episode.id, Stage.AWAITING_REVIEW)
             if edit is not None:
                 db.finish_edit(edit["id"], context.run.run_id)
     words = sum(section_words(t.sections) for t in tracks)
@@ -285,7 +286,9 @@ def episode_audio(
 
         def on_progress(done: int, total: int) -> None:
             # 70 -> 89 as segments finish; 90 belongs to UPLOADING.
-            db.set_progress(episode.id, Stage.GENERATING_AUDIO.progress + (19 * done) // total)
+            lifecycle.progress(
+                db, episode.id, Stage.GENERATING_AUDIO.progress + (19 * done) // total
+            )
 
         outcomes = render_tracks(
             episode.id,
@@ -300,7 +303,7 @@ def episode_audio(
             bitrate=voice.mp3_bitrate,
             beds=voice.audio_beds,
         )
-        db.set_stage(episode.id, Stage.UPLOADING)
+        lifecycle.start_stage(db, episode.id, Stage.UPLOADING)
         manifest = [_track_manifest(o.info, o.rendered) for o in outcomes]
         put_json(store, episode_key(episode.id, "audio.json"), manifest)
     seconds = sum(o.info.duration_seconds for o in outcomes)
@@ -364,7 +367,8 @@ def published_episode(
             episode_key(episode.id, "show_notes.html"), notes.html.encode(), _HTML
         )
         text = cited_transcript((s for p in plans for s in p.sections), sheet)
-        db.publish(
+        lifecycle.publish(
+            db,
             episode.id,
             {
                 "title": publication.title,

@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.errors import DagsterExecutionInterruptedError
 
+from epochpod_assets import lifecycle
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.formats import EpisodeFormat, format_for
 from epochpod_assets.providers.base import REASK_KINDS, ProviderError, Usage
@@ -72,7 +73,7 @@ def episode_stage(
     episode: Episode | None = None
     try:
         episode = load_episode(catalog, episode_id)
-        catalog.set_stage(episode_id, stage, run_id=context.run.run_id)
+        lifecycle.start_stage(catalog, episode_id, stage, run_id=context.run.run_id)
         # A run launched without the run coordinator (in process, or an instance configured
         # without it) still says in the runs list which episode it is.
         tags = missing_tags(context.run.tags, episode.row)
@@ -88,21 +89,20 @@ def episode_stage(
             context.log.warning(f"{reason}; retrying")
             raise
         if catalog.get(episode_id) is not None:
-            catalog.fail(episode_id, reason)
+            lifecycle.fail(catalog, episode_id, reason)
         raise dg.Failure(description=reason, allow_retries=False) from error
     except BaseException as interrupt:
         # Interrupted (the run was cancelled or the process is exiting): say so, then go.
+        stopped = f"{name} was interrupted"
         if catalog.get(episode_id) is not None:
-            catalog.fail(episode_id, f"{name} was interrupted")
+            stopped = lifecycle.interrupted(catalog, episode_id, name)
         if isinstance(interrupt, DagsterExecutionInterruptedError | KeyboardInterrupt):
             # Dagster answers an interrupted step that has a retry policy by retrying it, in the
             # same run worker: a run stopped at its maximum runtime or cancelled would start
             # this stage again (and put the episode back in GENERATING_*) while its run is
             # already marked ended. An interrupt is a stop, never a transient error: end the
             # step for good.
-            raise dg.Failure(
-                description=f"{name} was interrupted", allow_retries=False
-            ) from interrupt
+            raise dg.Failure(description=stopped, allow_retries=False) from interrupt
         raise
     finally:
         if episode is not None:
