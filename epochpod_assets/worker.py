@@ -20,8 +20,7 @@ from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 from epochpod_assets import settings
 from epochpod_assets.defs.resources import CatalogResource
 from epochpod_assets.editorial.revise import EDIT_TAG
-from epochpod_assets.lifecycle import settle_failed_run
-from epochpod_assets.reasons import failure_reason
+from epochpod_assets.lifecycle import failure_reason, settle_failed_run
 
 SENSOR = "episode_requests"
 # Editorial actions (approve, reject, import, one-line rewrite) have a sensor of their own.
