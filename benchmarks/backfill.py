@@ -7,9 +7,10 @@ production dagster.yaml (target: backfill <= 1.2x the sensor run).
 Each round enqueues a short interview and lets the episode_requests sensor's run publish it,
 then backfills that one partition (every per-episode asset, as "Materialize" on the partition
 or a regeneration backfill does) and waits for the backfill's run. Both runs do the same work
-(the segment cache is cleared between them, so the backfill speaks every line again). Run time
+(the segment cache, media/cache/tts, is cleared before each, so both speak every line). Run time
 is RUN_START -> RUN_SUCCESS of each run; it also says whether any step ran in a process of its
-own (STEP_WORKER_STARTING events), which is what made backfills 8x slower before.
+own (STEP_WORKER_STARTING events), which is what made backfills 8x slower before. Each run starts
+on a quiet daemon: after the feed rebuild that the previous publication set off has finished.
 """
 
 from __future__ import annotations
@@ -71,6 +72,26 @@ def backfill_one(daemon: Daemon, episode_id: str) -> str:
     return wait_for(its_run, 300, "the backfill's run", daemon.process, daemon.log)
 
 
+def settle(daemon: Daemon) -> None:
+    """Wait until the feed has been rebuilt after the last publication and no run is going:
+    the reports run a publication sets off would otherwise share the CPU with the next run."""
+    unfinished = [
+        dg.DagsterRunStatus.QUEUED,
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+    ]
+    published = daemon.instance.get_latest_materialization_event(dg.AssetKey("published_episode"))
+
+    def quiet() -> bool:
+        feed = daemon.instance.get_latest_materialization_event(dg.AssetKey("podcast_feed"))
+        rebuilt = published is None or (feed is not None and feed.timestamp > published.timestamp)
+        going = daemon.instance.get_runs(filters=dg.RunsFilter(statuses=unfinished), limit=1)
+        return rebuilt and not going
+
+    wait_for(quiet, 180, "the reports run after a publication", daemon.process, daemon.log)
+
+
 def steps_in_own_process(daemon: Daemon, run_id: str) -> int:
     return len(daemon.instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_WORKER_STARTING))
 
@@ -90,6 +111,9 @@ def main() -> int:
             "own-process steps"
         )
         for i in range(args.rounds):
+            settle(daemon)
+            # Neither run finds speech another run made (the segment cache is by content).
+            shutil.rmtree(media / "cache" / "tts", ignore_errors=True)
             episode_id = enqueue({**REQUEST, "topic": f"engines, part {i + 1}"}, db)
 
             def published(episode_id: str = episode_id) -> str | None:
@@ -101,8 +125,9 @@ def main() -> int:
 
             sensor_run = wait_for(published, 600, "the sensor's run", daemon.process, daemon.log)
             wait_run_done(daemon, sensor_run)
+            settle(daemon)
             # The same work again: nothing cached from the first run's speech.
-            shutil.rmtree(media / "segments", ignore_errors=True)
+            shutil.rmtree(media / "cache" / "tts", ignore_errors=True)
             backfill_run = backfill_one(daemon, episode_id)
             run = wait_run_done(daemon, backfill_run)
             if not run.is_success:

@@ -28,6 +28,7 @@ from epochpod_assets.defs.assets.feed import (
     ChannelSettings,
     FeedItem,
     podcast_feed,
+    publication_reports,
     render_feed,
 )
 from epochpod_assets.defs.assets.research import episode_research
@@ -202,46 +203,65 @@ def test_lists_published_episodes_newest_first_with_entry_tracks() -> None:
     assert "podcast_transcript" not in old
 
 
+def tick(instance: dg.DagsterInstance, cursor: str | None) -> tuple[bool, str | None]:
+    """One evaluation of publication_reports: whether it asked for a rebuild, its cursor."""
+    with dg.build_sensor_context(instance=instance, cursor=cursor) as context:
+        result = publication_reports(context)
+        return isinstance(result, dg.RunRequest), context.cursor
+
+
 def test_a_publication_requests_a_rebuild_and_missing_episodes_do_not_block_it() -> None:
     with dg.instance_for_test() as instance:
         # ep-2 never publishes (queued, generating or failed): the feed must not wait for it.
         instance.add_dynamic_partitions("episodes", ["ep-1", "ep-2"])
         # A daemon's first tick builds both reports, for whatever was published before it
         # started (by `epochpod run`, or while it was down) ...
-        result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
-        assert result.get_num_requested(podcast_feed.key) == 1
-        assert result.get_num_requested(dg.AssetKey("generation_costs")) == 1
-        instance.report_runless_asset_event(dg.AssetMaterialization(podcast_feed.key))
-        instance.report_runless_asset_event(dg.AssetMaterialization("generation_costs"))
+        asked, cursor = tick(instance, None)
+        assert asked
         # ... and then waits for the next publication.
-        result = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=result.cursor
-        )
-        assert result.total_requested == 0
+        asked, cursor = tick(instance, cursor)
+        assert not asked
 
         instance.report_runless_asset_event(
             dg.AssetMaterialization("published_episode", partition="ep-1")
         )
-        result = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=result.cursor
-        )
-        assert result.get_num_requested(podcast_feed.key) == 1
-        assert result.get_num_requested(dg.AssetKey("generation_costs")) == 1
-
+        asked, cursor = tick(instance, cursor)
+        assert asked
         # Handled: nothing more until the next publication.
-        result = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=result.cursor
-        )
-        assert result.total_requested == 0
+        asked, cursor = tick(instance, cursor)
+        assert not asked
 
         # Upstream progress of another episode is not a publication.
         instance.report_runless_asset_event(
             dg.AssetMaterialization("episode_audio", partition="ep-2")
         )
-        result = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=result.cursor
+        asked, cursor = tick(instance, cursor)
+        assert not asked
+
+
+def test_a_publication_during_a_rebuild_is_not_lost() -> None:
+    """The race the declarative condition lost: the rebuild finishes and an episode publishes
+    between two ticks. The publication is newer than what the rebuild was asked for."""
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("episodes", ["ep-1", "ep-2"])
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("published_episode", partition="ep-1")
         )
-        assert result.total_requested == 0
+        asked, cursor = tick(instance, None)
+        assert asked
+        # Between two ticks: the rebuild it asked for completes, and ep-2 is published.
+        instance.report_runless_asset_event(dg.AssetMaterialization(podcast_feed.key))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("published_episode", partition="ep-2")
+        )
+        asked, cursor = tick(instance, cursor)
+        assert asked, "ep-2's publication asks for another rebuild"
+
+
+def test_the_sensor_rebuilds_both_reports() -> None:
+    assert publication_reports.asset_selection is not None
+    keys = publication_reports.asset_selection.resolve(defs.resolve_asset_graph())
+    assert keys == {podcast_feed.key, dg.AssetKey("generation_costs")}
 
 
 def test_the_automation_sensor_runs_without_a_ui_step() -> None:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.defs.assets.episodes import published_episode
-from epochpod_assets.defs.assets.feed import GROUP, ON_PUBLICATION
+from epochpod_assets.defs.assets.feed import GROUP
 from epochpod_assets.defs.resources import CatalogResource, MediaResource
 from epochpod_assets.storage import display_url
 
@@ -60,7 +60,6 @@ class CostReport:
 @dg.asset(
     group_name=GROUP,
     deps=[published_episode],
-    automation_condition=ON_PUBLICATION,
     kinds={"pandas", "csv"},
 )
 def generation_costs(catalog: CatalogResource, media: MediaResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
