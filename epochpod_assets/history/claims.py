@@ -20,10 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from epochpod_assets.formats import schemas
 from epochpod_assets.history.extract import STOPWORDS, sentences, words
 from epochpod_assets.history.factsheet import Fact, FactSheet, Finding
 from epochpod_assets.history.timeguard import date_mentions, normalize
@@ -399,6 +400,21 @@ def judge(writer: Writer, report: ClaimReport, sheet: FactSheet, usage: Usage) -
             if item.verdict != "unsupported" and item.fact_id is None:
                 raise ValueError(f"claim {item.claim}: a {item.verdict} claim needs a fact_id")
 
+    # The claims' numbers and the sheet's fact ids are closed sets: the schema says so.
+    count = len(report.results)
+    fact_id: dict[str, Any] = (
+        {"anyOf": [{"type": "integer", "enum": sorted(known)}, {"type": "null"}]}
+        if known
+        else {"type": "null"}
+    )
+    judged = schemas.obj(
+        {
+            "claim": {"type": "integer", "enum": list(range(1, count + 1))},
+            "verdict": schemas.one_of(["supported", "unsupported", "contradicted"]),
+            "fact_id": fact_id,
+            "evidence": schemas.text("one sentence: why", max_words=40),
+        }
+    )
     task: WritingTask[JudgedClaims] = WritingTask(
         name="claim_judge",
         schema=JudgedClaims,
@@ -406,6 +422,7 @@ def judge(writer: Writer, report: ClaimReport, sheet: FactSheet, usage: Usage) -
         prompt=prompt,
         template=lambda: offline,
         check=check,
+        json_schema=schemas.obj({"claims": schemas.array(judged, (0, count))}),
     )
     answer = writer.write(task, usage)
     verdicts = {item.claim: item for item in answer.claims}

@@ -33,6 +33,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from epochpod_assets.formats import schemas
 from epochpod_assets.history.dates import MONTHS, HistoricalDate
 from epochpod_assets.history.factsheet import Finding
 from epochpod_assets.providers.base import Usage, Writer, WritingTask
@@ -659,6 +660,14 @@ def model_findings(writer: Writer, lines: Sequence[GuardLine], usage: Usage) -> 
             if finding.line not in by_number:
                 raise ValueError(f"line {finding.line} was not one of the lines given")
 
+    # Only the lines asked about can be named: their numbers are an enum.
+    finding = schemas.obj(
+        {
+            "line": {"type": "integer", "enum": sorted(by_number)},
+            "term": schemas.text("the anachronistic words, as they stand in the line", max_words=8),
+            "evidence": schemas.text("why: when the thing first existed", max_words=40),
+        }
+    )
     task: WritingTask[ModelAnachronisms] = WritingTask(
         name="time_guard",
         schema=ModelAnachronisms,
@@ -666,6 +675,7 @@ def model_findings(writer: Writer, lines: Sequence[GuardLine], usage: Usage) -> 
         prompt=prompt,
         template=lambda: ModelAnachronisms(findings=[]),
         check=check,
+        json_schema=schemas.obj({"findings": schemas.array(finding, (0, 3 * len(by_number)))}),
     )
     answer = writer.write(task, usage)
     findings = []

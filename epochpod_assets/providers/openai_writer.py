@@ -309,13 +309,15 @@ def _wire(
             "json_schema": {"name": _schema_name(task), "schema": schema, "strict": True},
         }
         return {"messages": conversation, "response_format": response_format}
-    # The schema in the prompt: the one thing a model without structured outputs can follow.
+    # The schema in the prompt: the one thing a model without structured outputs can follow;
+    # titled with its name, as the response format would have named it.
     system = conversation[0]
+    titled = {"title": _schema_name(task), **schema}
     instructions = (
         f"{system.get('content', '')}\n\n"
         "Answer with one JSON object, and nothing else, that fits this JSON schema "
         "(every property is required; no other properties):\n"
-        f"```json\n{json.dumps(schema, separators=(',', ':'))}\n```"
+        f"```json\n{json.dumps(titled, separators=(',', ':'))}\n```"
     )
     messages: list[ChatCompletionMessageParam] = [
         {"role": "system", "content": instructions},

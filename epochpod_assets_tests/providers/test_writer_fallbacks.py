@@ -22,7 +22,7 @@ from epochpod_assets.providers.capabilities import StructuredOutputMemory, serve
 from epochpod_assets.providers.openai_writer import OpenAIWriter, extract_json
 from epochpod_assets.providers.pricing import load_prices
 from epochpod_assets_tests.support.fake_openai import FakeOpenAI
-from epochpod_assets_tests.support.schema_only import SchemaOnly
+from epochpod_assets_tests.support.schema_only import SchemaOnly, schema_in_prompt
 
 KEY = "sk-fallback-test-1b2c3d"
 CAST = ["Host", "Ada Lovelace"]
@@ -123,10 +123,9 @@ def test_steps_down_once_and_remembers_across_processes(
     sent = [r.body for r in server.requests if r.endpoint == "chat"][-1]
     if mode == "json_schema":
         assert sent["response_format"]["json_schema"]["schema"] == part_task().response_schema()
-    else:  # the schema travels in the prompt instead
-        assert json.dumps(part_task().response_schema(), separators=(",", ":")) in json.dumps(
-            sent["messages"][0]["content"]
-        ).replace("\\", "")
+    else:  # the schema travels in the prompt instead, titled with its name
+        titled = {"title": "Part", **part_task().response_schema()}
+        assert schema_in_prompt(sent["messages"][:1]) == titled
         assert ("response_format" in sent) == (mode == "json_object")
     # Another process (a fresh memory on the same file) starts where this one ended.
     server.reset()
