@@ -34,7 +34,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="epochpod", description=__doc__.split("\n\n")[0])
+    parser = Parser(
+        prog="epochpod",
+        description="Epoch Pod's command line: enqueue requests, work the queue, show status, "
+        "edit and review scripts, run the demo.",
+        epilog="Exit status: 0 done; 1 a failure at run time (a database that cannot be "
+        "reached, a failed episode); 2 a bad flag, argument, request or setting. Every error "
+        "is one line on stderr naming the field or variable; --debug adds the traceback.",
+    )
     parser.add_argument(
         "--debug", action="store_true", help="on an error, print the full traceback too"
     )
