@@ -71,7 +71,7 @@ def test_a_long_episode_stops_before_the_speech_that_would_cross_its_cap(
     # Speech was spoken ahead (the script stage spoke; the audio stage never ran) ...
     assert stats.speech_billed > 0
     done = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
-    assert done == {"episode_outline"}
+    assert "episode_outline" in done and not done & {"episode_script", "episode_audio"}
     # ... and nothing was spent past the cap: the ledger holds every billed call, and the
     # server's own counts, priced, agree with it.
     ledger = catalog_ledger(db, [episode_id])
