@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from epochpod_assets import media
 from epochpod_assets.audio.assemble import (
     ChapterMark,
     Clip,
@@ -21,7 +22,7 @@ from epochpod_assets.audio.captions import webvtt
 from epochpod_assets.audio.segments import SegmentCache
 from epochpod_assets.formats.base import RenderedTrackInfo, TrackPlan
 from epochpod_assets.providers.base import Speech
-from epochpod_assets.storage import MediaStore, episode_key
+from epochpod_assets.storage import MediaStore
 
 PAUSE_BETWEEN_TURNS = 0.35
 PAUSE_BETWEEN_SECTIONS = 1.0
@@ -102,10 +103,10 @@ def render_tracks(
             bed = sting() if beds else None
             rendered = render_track(clips, chapters, tags, bitrate=bitrate, intro=bed, outro=bed)
             audio_url = store.put(
-                episode_key(episode_id, f"audio/{plan.key}.mp3"), rendered.mp3, "audio/mpeg"
+                media.track_key(episode_id, plan.key, "mp3"), rendered.mp3, "audio/mpeg"
             )
             captions_url = store.put(
-                episode_key(episode_id, f"audio/{plan.key}.vtt"),
+                media.track_key(episode_id, plan.key, "vtt"),
                 webvtt(rendered.cues).encode(),
                 "text/vtt",
             )

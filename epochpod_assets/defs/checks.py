@@ -10,7 +10,6 @@ Checks read what the assets stored (outline, script, audio manifest, MP3s) from 
 storage, so they can be re-run on their own from the Dagster UI.
 """
 
-import json
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from typing import Any
 
 import dagster as dg
 
-from epochpod_assets import lifecycle
+from epochpod_assets import lifecycle, media
 from epochpod_assets.audio.ffmpeg import find_silences
 from epochpod_assets.audio.rendering import PAUSE_BETWEEN_SECTIONS, planned_pause_seconds
 from epochpod_assets.catalog import Catalog
@@ -46,6 +45,7 @@ from epochpod_assets.history.integrity import (
     findings_table,
     report_from,
 )
+from epochpod_assets.media import TrackEntry
 from epochpod_assets.providers.offline import OfflineWriter
 from epochpod_assets.speech.normalize import spoken_words
 from epochpod_assets.storage import MediaStore, episode_key, get_model
@@ -71,14 +71,13 @@ class Stored:
 def _stored(catalog: Catalog, store: MediaStore, episode_id: str) -> Stored:
     episode = load_episode(catalog, episode_id)
     fmt = episode.format
-    outline: Any = get_model(store, episode_key(episode_id, "outline.json"), fmt.outline_model)
-    script: Any = get_model(store, episode_key(episode_id, "script.json"), fmt.script_model)
+    outline: Any = get_model(store, media.outline_key(episode_id), fmt.outline_model)
+    script: Any = get_model(store, media.script_key(episode_id), fmt.script_model)
     return Stored(episode, fmt.tracks(episode.request, outline, script), store)
 
 
-def _manifest(store: MediaStore, episode_id: str) -> list[dict[str, Any]]:
-    tracks: list[dict[str, Any]] = json.loads(store.get(episode_key(episode_id, "audio.json")))
-    return tracks
+def _manifest(store: MediaStore, episode_id: str) -> list[TrackEntry]:
+    return media.load_manifest(store, episode_id)
 
 
 def _run_check(
@@ -178,11 +177,11 @@ def judge_silence(stored: Stored) -> Verdict:
     longest_allowed = PAUSE_BETWEEN_SECTIONS + MAX_UNPLANNED_SILENCE_SECONDS
     found = []
     for track in _manifest(stored.store, stored.episode.id):
-        mp3 = stored.store.get(episode_key(stored.episode.id, f"audio/{track['key']}.mp3"))
+        mp3 = stored.store.get(media.track_key(stored.episode.id, track.key, "mp3"))
         for start, seconds in find_silences(
             mp3, min_seconds=longest_allowed, noise_db=SILENCE_NOISE_DB
         ):
-            found.append(f"{track['key']} at {start:.1f} s for {seconds:.1f} s")
+            found.append(f"{track.key} at {start:.1f} s for {seconds:.1f} s")
     return Verdict(
         not found,
         ("dead air: " + "; ".join(found[:5]))
@@ -193,7 +192,7 @@ def judge_silence(stored: Stored) -> Verdict:
 
 
 def judge_duration(stored: Stored) -> Verdict:
-    tracks = {track["key"]: track for track in _manifest(stored.store, stored.episode.id)}
+    tracks = {track.key: track for track in _manifest(stored.store, stored.episode.id)}
     misses = []
     detail = {}
     for plan in stored.plans:
@@ -202,7 +201,7 @@ def judge_duration(stored: Stored) -> Verdict:
         words = sum(spoken_words(line.text) for s in plan.sections for line in s.lines)
         estimate = words / WORDS_PER_MINUTE * 60
         estimate += planned_pause_seconds(plan)
-        actual = float(tracks[plan.key]["duration_seconds"]) if plan.key in tracks else 0.0
+        actual = tracks[plan.key].duration_seconds if plan.key in tracks else 0.0
         detail[plan.key] = {"seconds": round(actual, 1), "estimate": round(estimate, 1)}
         if abs(actual - estimate) > DURATION_TOLERANCE * estimate:
             misses.append(f"{plan.key} lasts {actual:.0f} s for an estimate of {estimate:.0f} s")
@@ -218,9 +217,12 @@ def judge_duration(stored: Stored) -> Verdict:
 def judge_loudness(stored: Stored) -> Verdict:
     misses = []
     for track in _manifest(stored.store, stored.episode.id):
-        lufs, peak = float(track["integrated_lufs"]), float(track["true_peak_dbtp"])
+        lufs, peak = track.integrated_lufs, track.true_peak_dbtp
+        if lufs is None or peak is None:
+            misses.append(f"{track.key} has no loudness measurement")
+            continue
         if abs(lufs - TARGET_LUFS) > LOUDNESS_TOLERANCE_LU or peak > MAX_TRUE_PEAK_DBTP:
-            misses.append(f"{track['key']} measures {lufs} LUFS, {peak} dBTP")
+            misses.append(f"{track.key} measures {lufs} LUFS, {peak} dBTP")
     return Verdict(
         not misses,
         ("; ".join(misses[:5]) + f" (wanted {TARGET_LUFS} ±{LOUDNESS_TOLERANCE_LU} LUFS, "

@@ -6,7 +6,6 @@ format-agnostic: everything format-specific goes through `episode.format`.
 """
 
 import contextlib
-import json
 from typing import Any
 
 import dagster as dg
@@ -51,6 +50,13 @@ from epochpod_assets.history.shownotes import (
     cited_transcript,
     feed_citations,
     show_notes,
+)
+from epochpod_assets.media import (
+    TrackEntry,
+    load_manifest,
+    outline_key,
+    save_manifest,
+    track_key,
 )
 from epochpod_assets.providers.budget import BudgetedVoice, BudgetedWriter, check_budget
 from epochpod_assets.scripting.fitting import write_to_length
@@ -105,7 +111,7 @@ def episode_outline(
         else:
             grounded = GroundedWriter(author, research_for(store, episode))
             outline = grounded.write(episode.format.outline_task(episode.request), stage.usage)
-        put_model(store, episode_key(episode.id, "outline.json"), outline)
+        put_model(store, outline_key(episode.id), outline)
     return dg.MaterializeResult(
         metadata={
             "title": titled(context, episode.format.publication(episode.request, outline).title),
@@ -304,8 +310,7 @@ def episode_audio(
             beds=voice.audio_beds,
         )
         lifecycle.start_stage(db, episode.id, Stage.UPLOADING)
-        manifest = [_track_manifest(o.info, o.rendered) for o in outcomes]
-        put_json(store, episode_key(episode.id, "audio.json"), manifest)
+        save_manifest(store, episode.id, [TrackEntry.of(o.info, o.rendered) for o in outcomes])
     seconds = sum(o.info.duration_seconds for o in outcomes)
     # The estimate counts what the voice says ("1066" is three words), as the checks do.
     words = sum(spoken_words(line.text) for p in plans for s in p.sections for line in s.lines)
@@ -327,7 +332,7 @@ def episode_audio(
             # The loudest inter-sample peak of any track (ceiling -1 dBTP).
             "true_peak_dbtp": round(max(o.rendered.loudness.true_peak_dbtp for o in outcomes), 1),
             "audio_url": dg.MetadataValue.url(
-                display_url(store, episode_key(episode.id, f"audio/{outcomes[0].info.key}.mp3"))
+                display_url(store, track_key(episode.id, outcomes[0].info.key, "mp3"))
             ),
             **_captions_link(store, episode.id, outcomes[0].info),
             "wall_seconds": round(stage.seconds, 2),
@@ -354,7 +359,12 @@ def published_episode(
         fmt = episode.format
         outline: Any = _upstream(store, episode, "outline.json", fmt.outline_model)
         script: Any = _upstream(store, episode, "script.json", fmt.script_model)
-        tracks = [_track_info(t) for t in _load_manifest(store, episode.id)]
+        try:
+            tracks = [entry.info() for entry in load_manifest(store, episode.id)]
+        except KeyError:
+            raise ValueError(
+                f"audio.json does not exist for {episode.id} yet; materialize episode_audio first"
+            ) from None
         plans = fmt.tracks(episode.request, outline, script)
         publication = fmt.publication(episode.request, outline)
         entry = tracks[0]
@@ -400,7 +410,7 @@ def published_episode(
             "title": titled(context, publication.title),
             "format": episode.type,
             "audio_url": dg.MetadataValue.url(
-                display_url(store, episode_key(episode.id, f"audio/{entry.key}.mp3"))
+                display_url(store, track_key(episode.id, entry.key, "mp3"))
             ),
             **_captions_link(store, episode.id, entry),
             "duration_seconds": round(fmt.listening_seconds(episode.request, tracks)),
@@ -434,25 +444,12 @@ def _pricing(provider: BudgetedWriter | BudgetedVoice, kind: str) -> str:
     return provider.prices.note(kind, provider.model)
 
 
-def _track_manifest(info: RenderedTrackInfo, rendered: Any) -> dict[str, Any]:
-    return {
-        "key": info.key,
-        "url": info.url,
-        "bytes": info.bytes,
-        "duration_seconds": info.duration_seconds,
-        "captions_url": info.captions_url,
-        "integrated_lufs": rendered.loudness.integrated_lufs,
-        "true_peak_dbtp": rendered.loudness.true_peak_dbtp,
-        "chapters": [{"title": c.title, "start": c.start, "end": c.end} for c in rendered.chapters],
-    }
-
-
 def _captions_link(
     store: MediaStore, episode_id: str, info: RenderedTrackInfo
 ) -> dict[str, dg.MetadataValue]:
     if not info.captions_url:
         return {}
-    key = episode_key(episode_id, f"audio/{info.key}.vtt")
+    key = track_key(episode_id, info.key, "vtt")
     return {"captions_url": dg.MetadataValue.url(display_url(store, key))}
 
 
@@ -463,23 +460,3 @@ def _upstream(store: MediaStore, episode: Episode, name: str, model: type[M]) ->
         raise ValueError(
             f"{name} does not exist for {episode.id} yet; materialize the upstream asset first"
         ) from None
-
-
-def _load_manifest(store: MediaStore, episode_id: str) -> list[dict[str, Any]]:
-    try:
-        data: list[dict[str, Any]] = json.loads(store.get(episode_key(episode_id, "audio.json")))
-    except KeyError:
-        raise ValueError(
-            f"audio.json does not exist for {episode_id} yet; materialize episode_audio first"
-        ) from None
-    return data
-
-
-def _track_info(entry: dict[str, Any]) -> RenderedTrackInfo:
-    return RenderedTrackInfo(
-        key=entry["key"],
-        url=entry["url"],
-        bytes=entry["bytes"],
-        duration_seconds=entry["duration_seconds"],
-        captions_url=entry.get("captions_url"),
-    )

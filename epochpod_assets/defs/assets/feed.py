@@ -18,12 +18,13 @@ from typing import Any
 
 import dagster as dg
 
-from epochpod_assets import settings
+from epochpod_assets import media, settings
 from epochpod_assets.catalog import Catalog
 from epochpod_assets.defs.assets.episodes import published_episode
 from epochpod_assets.defs.resources import CatalogResource, MediaResource
 from epochpod_assets.formats import format_for
-from epochpod_assets.storage import MediaStore, display_url, episode_key
+from epochpod_assets.media import TrackEntry
+from epochpod_assets.storage import MediaStore, display_url
 
 GROUP = "reports"
 FEED_KEY = "feed.xml"
@@ -181,14 +182,16 @@ def _item(row: dict[str, Any], store: MediaStore) -> FeedItem:
             chapters_url=None,
         )
     chapters_url = None
-    if track.get("chapters"):
-        chapters_key = _track_object(episode_id, track, "chapters.json")
+    if track.chapters:
+        chapters_key = media.track_key(episode_id, track.key, "chapters.json")
         # Rewritten on every rebuild: a regenerated episode's chapters change under the same
         # key, and one tiny PUT is cheaper than reading the old copy to compare.
         chapters_url = store.put(
-            chapters_key, podcast_chapters(track["chapters"]), "application/json+chapters"
+            chapters_key,
+            podcast_chapters([c.model_dump() for c in track.chapters]),
+            "application/json+chapters",
         )
-    captions = _track_object(episode_id, track, "vtt")
+    captions = media.track_key(episode_id, track.key, "vtt")
     return FeedItem(
         episode_id=episode_id,
         type=row["type"],
@@ -196,32 +199,25 @@ def _item(row: dict[str, Any], store: MediaStore) -> FeedItem:
         description=description,
         published_at=_utc(row["published_at"]),
         # The track's URL is made now, not read from the manifest: a presigned one expires.
-        audio_url=store.url(_track_object(episode_id, track, "mp3")),
-        audio_bytes=int(track["bytes"]),
+        audio_url=store.url(media.track_key(episode_id, track.key, "mp3")),
+        audio_bytes=track.bytes,
         # The enclosure's own length; an adventure's catalog duration is a whole path's.
-        duration_seconds=float(track["duration_seconds"]),
-        transcript_url=store.url(captions) if track.get("captions_url") else None,
+        duration_seconds=track.duration_seconds,
+        transcript_url=store.url(captions) if track.captions_url else None,
         chapters_url=chapters_url,
     )
 
 
-def _entry_track(store: MediaStore, episode_id: str, track_key: str | None) -> Any:
+def _entry_track(store: MediaStore, episode_id: str, track_key: str | None) -> TrackEntry | None:
     try:
-        manifest: list[dict[str, Any]] = json.loads(
-            store.get(episode_key(episode_id, "audio.json"))
-        )
+        manifest = media.load_manifest(store, episode_id)
     except KeyError:
         return None
     if not manifest:
         return None
     # The first track is the entry, as `published_episode` publishes it, unless the format
     # names its entry track.
-    return next((t for t in manifest if t["key"] == track_key), manifest[0])
-
-
-def _track_object(episode_id: str, track: dict[str, Any], extension: str) -> str:
-    # The layout `rendering.render_tracks` writes: episodes/<id>/audio/<track>.<ext>.
-    return episode_key(episode_id, f"audio/{track['key']}.{extension}")
+    return next((t for t in manifest if t.key == track_key), manifest[0])
 
 
 def podcast_chapters(chapters: Sequence[dict[str, Any]]) -> bytes:
