@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-from dagster._core.errors import DagsterExecutionInterruptedError
 
 from epochpod_assets import lifecycle
 from epochpod_assets.catalog import Catalog
@@ -96,7 +95,7 @@ def episode_stage(
         stopped = f"{name} was interrupted"
         if catalog.get(episode_id) is not None:
             stopped = lifecycle.interrupted(catalog, episode_id, name)
-        if isinstance(interrupt, DagsterExecutionInterruptedError | KeyboardInterrupt):
+        if isinstance(interrupt, dg.DagsterExecutionInterruptedError | KeyboardInterrupt):
             # Dagster answers an interrupted step that has a retry policy by retrying it, in the
             # same run worker: a run stopped at its maximum runtime or cancelled would start
             # this stage again (and put the episode back in GENERATING_*) while its run is
