@@ -8,6 +8,7 @@ today.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -16,8 +17,10 @@ from epochpod_assets.history import claims, timeguard
 from epochpod_assets.history.dates import HistoricalDate
 from epochpod_assets.history.factsheet import FactSheet, Finding
 from epochpod_assets.history.timeguard import GuardLine
-from epochpod_assets.providers.base import Usage, Writer
+from epochpod_assets.providers.base import ProviderError, Usage, Writer
 from epochpod_assets.providers.offline import OfflineWriter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,10 +31,12 @@ class Review:
     claims: int  # claims checked in figures' and narrators' lines
     unsupported: int
     max_unsupported_share: float
-    # Without any fact nothing can be supported: unsupported claims are reported, and block
-    # only when there was something to rest them on.
+    # Unsupported claims are always reported; they block only when the sheet has sourced
+    # facts to rest them on (without sources, a writer's own facts are no better evidence
+    # than its script).
     has_facts: bool = True
     supported: dict[int, list[int]] = field(default_factory=dict)  # line -> fact ids
+    notes: list[str] = field(default_factory=list)  # model passes that gave no usable answer
 
     @property
     def unsupported_share(self) -> float:
@@ -89,24 +94,48 @@ def review(
     guarded = guard_lines(lines, as_of)
     findings = timeguard.check_lines(guarded)
     model = writer is not None and usage is not None and writer.provider != OfflineWriter.provider
+    notes: list[str] = []
     if model and writer is not None and usage is not None:
         seen = {(f.line, f.term.casefold()) for f in findings}
-        for finding in timeguard.model_findings(writer, guarded, usage):
-            if (finding.line, finding.term.casefold()) not in seen:
-                findings.append(finding)
+        try:
+            for finding in timeguard.model_findings(writer, guarded, usage):
+                if (finding.line, finding.term.casefold()) not in seen:
+                    findings.append(finding)
+        except ProviderError as error:
+            notes.append(_model_pass_failed("time guard", error))
     report = claims_report(lines, as_of, sheet)
-    if model and writer is not None and usage is not None and sheet.facts:
-        report = claims.judge(writer, report, sheet, usage)
-    findings += report.findings(origin="model" if model and sheet.facts else "claims")
+    judged = False
+    # The judge weighs claims against sourced facts; a sheet of a writer's own facts is no
+    # better evidence than its script, and the offline verdicts are only reported then.
+    if model and writer is not None and usage is not None and any(f.sourced for f in sheet.facts):
+        try:
+            report = claims.judge(writer, report, sheet, usage)
+            judged = True
+        except ProviderError as error:
+            notes.append(_model_pass_failed("claim check", error))
+    findings += report.findings(origin="model" if judged else "claims")
     findings.sort(key=lambda f: f.line)
     return Review(
         findings,
         report.claims,
         report.unsupported,
         max_unsupported_share,
-        has_facts=bool(sheet.facts),
+        has_facts=any(fact.sourced for fact in sheet.facts),
         supported=report.supported_fact_ids,
+        notes=notes,
     )
+
+
+def _model_pass_failed(check: str, error: ProviderError) -> str:
+    """A model pass is an addition to the offline checks: a model that cannot answer it in
+    its schema leaves the offline findings standing (said in the metadata). Network trouble
+    is not an answer: it is raised for the stage's retry."""
+    if error.transient:
+        raise error
+    log.warning(
+        "the %s's model pass gave no usable answer (%s); offline findings stand", check, error
+    )
+    return f"{check} model pass: no usable answer ({error}); the offline findings stand"
 
 
 def claims_report(

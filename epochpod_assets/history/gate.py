@@ -20,7 +20,7 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
@@ -73,9 +73,8 @@ class GateSettings:
 
 
 class _Rewrite(BaseModel):
-    number: int
-    text: str
-    facts: list[int] = Field(default_factory=list)
+    text: str = Field(description="the line rewritten, as spoken prose")
+    facts: list[int] = Field(description="numbers of the facts the rewritten line rests on")
 
 
 @dataclass
@@ -87,6 +86,7 @@ class Gate:
     settings: GateSettings = field(default_factory=GateSettings.from_env)
     # Every blocked attempt, for the script's metadata: (what, attempt, findings).
     rewrites: list[tuple[str, int, list[Finding]]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # model passes that gave no usable answer
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -114,6 +114,8 @@ class Gate:
         for attempt in range(self.settings.max_rewrites + 1):
             lines = list(spoken_lines(answer))
             review = self.review(lines, usage)
+            with self._lock:
+                self.notes += [n for n in review.notes if n not in self.notes]
             blocking = review.blocking
             if not blocking:
                 # A line rests on the facts its claims were matched to, whether or not the
@@ -155,10 +157,10 @@ class Gate:
             }
             for n in numbers
         ]
-        # The schema itself names the lines that may come back (invariant 7).
-        number_type: Any = Literal[tuple(numbers)]
-        line_model = create_model("LineRewrite", __base__=_Rewrite, number=(number_type, ...))
-        schema: Any = create_model("LineRewrites", lines=(list[line_model], ...))
+        # One required property per failing line (invariant 7): a model that follows only the
+        # schema still rewrites every failing line, once, and nothing else.
+        fields: dict[str, Any] = {f"line_{n}": (_Rewrite, ...) for n in numbers}
+        schema: Any = create_model("LineRewrites", **fields)
         context = [
             {"number": i + 1, "speaker": x.speaker, "text": x.text}
             for i, x in enumerate(lines)
@@ -204,19 +206,17 @@ class Gate:
             },
         )
         rewritten = self.writer.write(grounded_task(task, self.found), usage)
-        for item in rewritten.lines:
-            line = lines[item.number - 1]
-            line.text = item.text
-            line.facts = list(item.facts)
+        for n in numbers:
+            item: _Rewrite = getattr(rewritten, f"line_{n}")
+            lines[n - 1].text = item.text
+            lines[n - 1].facts = list(item.facts)
         return answer
 
 
 def _all_rewritten(got: Any, numbers: Sequence[int]) -> None:
-    back = {item.number for item in got.lines}
-    if missing := set(numbers) - back:
-        raise ValueError(f"lines {sorted(missing)} were not rewritten")
-    if any(not item.text.strip() for item in got.lines):
-        raise ValueError("a rewritten line has no text")
+    empty = [n for n in numbers if not getattr(got, f"line_{n}").text.strip()]
+    if empty:
+        raise ValueError(f"rewritten lines {empty} have no text")
 
 
 def offline_rewrite(failing: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -224,11 +224,11 @@ def offline_rewrite(failing: Sequence[dict[str, Any]]) -> dict[str, Any]:
     finding's term; a line left empty says plainly that the speaker cannot say more."""
     import re
 
-    out = []
+    out: dict[str, Any] = {}
     for item in failing:
         terms = [f["term"].casefold() for f in item["findings"] if f["term"]]
         sentences = re.split(r"(?<=[.!?])\s+", item["text"].strip())
         kept = [s for s in sentences if not any(t in s.casefold() for t in terms)]
         text = " ".join(kept) or "That is something I cannot speak to with any certainty."
-        out.append({"number": item["number"], "text": text, "facts": item.get("facts", [])})
-    return {"lines": out}
+        out[f"line_{item['number']}"] = {"text": text, "facts": item.get("facts", [])}
+    return out

@@ -36,6 +36,7 @@ class IntegrityReport(BaseModel):
     max_unsupported_share: float
     rewrites: list[Rewrite]
     has_facts: bool = True
+    model_notes: list[str] = []
 
     @property
     def too_unsupported(self) -> bool:
@@ -58,7 +59,9 @@ def integrity_report(gate: Gate, tracks: Sequence[TrackPlan]) -> IntegrityReport
     as it was written), with the rewrites the gate made along the way."""
     lines = [line for track in tracks for section in track.sections for line in section.lines]
     review = gate.review(lines)
-    return report_from(review, len(lines), gate.rewrites)
+    report = report_from(review, len(lines), gate.rewrites)
+    report.model_notes = list(gate.notes)
+    return report
 
 
 def report_from(
@@ -111,4 +114,6 @@ def integrity_metadata(report: IntegrityReport) -> dict[str, Any]:
             or "*none: every line passed as first written*"
         ),
         "findings_rewritten_count": len(rewritten),
+        "model_pass": "; ".join(report.model_notes)
+        or "ran where a model is configured (findings labelled 'model')",
     }
