@@ -187,22 +187,27 @@ def _rebuild(line: Line, queue: list[Fact], sole: bool) -> None:
     said: list[str] = []
     used: list[int] = []
     total = 0
-    # Facts take up to about two thirds of the line; the template's words round it off, so
-    # the line keeps its length and the script its budget.
-    while queue and total < words * 0.6:
+    # Facts take up to about two thirds of the line and never push it past its length; the
+    # template's words round it off, so the line keeps its length and the script its budget.
+    tried = 0
+    while queue and tried < len(queue) and total < words * 0.6:
         fact = queue.pop(0)
+        queue.append(fact)  # back of the queue: a long script comes round to it again
+        tried += 1
         sentence = first_person(fact.text, line.speaker, sole=sole)
         n = count_words(sentence)
-        if said and total + n > words:
-            queue.append(fact)
-            break
+        if total + n > words:
+            continue  # too long for this line; a later, longer line may take it
         said.append(sentence)
         used.append(fact.id)
         total += n
-        queue.append(fact)  # back of the queue: a long script comes round to it again
+    if not said:
+        return
     for sentence in _sentences(line.text):
         n = count_words(sentence)
-        if total + n - words > words - total:
+        # Stop short rather than overshoot by more than we would undershoot, and never by
+        # more than a little: the script's length check allows 20 %, a part's 15 %.
+        if total + n - words > words - total or total + n > words * 1.1:
             break
         said.append(sentence)
         total += n

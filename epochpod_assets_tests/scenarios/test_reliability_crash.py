@@ -93,7 +93,7 @@ def test_a_run_killed_during_synthesis_resumes_without_paying_twice(
     time.sleep(0.5)  # let answers already on the wire land (they are billed, not cached)
 
     before = server.stats()
-    assert before.chat_billed == 2, "outline and script were written before the kill"
+    assert before.chat_billed == 3, "research, outline and script were written before the kill"
     cached = cached_segments(media)
     # Whatever was billed but not yet stored when the process died is lost money; the cache
     # never holds more than was billed.
