@@ -20,7 +20,7 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
@@ -73,8 +73,9 @@ class GateSettings:
 
 
 class _Rewrite(BaseModel):
-    text: str = Field(description="the line rewritten, as spoken prose")
-    facts: list[int] = Field(description="numbers of the facts the rewritten line rests on")
+    number: int
+    text: str
+    facts: list[int] = Field(default_factory=list)
 
 
 @dataclass
@@ -157,10 +158,10 @@ class Gate:
             }
             for n in numbers
         ]
-        # One required property per failing line (invariant 7): a model that follows only the
-        # schema still rewrites every failing line, once, and nothing else.
-        fields: dict[str, Any] = {f"line_{n}": (_Rewrite, ...) for n in numbers}
-        schema: Any = create_model("LineRewrites", **fields)
+        # The schema itself names the lines that may come back (invariant 7).
+        number_type: Any = Literal[tuple(numbers)]
+        line_model = create_model("LineRewrite", __base__=_Rewrite, number=(number_type, ...))
+        schema: Any = create_model("LineRewrites", lines=(list[line_model], ...))
         context = [
             {"number": i + 1, "speaker": x.speaker, "text": x.text}
             for i, x in enumerate(lines)
@@ -206,17 +207,19 @@ class Gate:
             },
         )
         rewritten = self.writer.write(grounded_task(task, self.found), usage)
-        for n in numbers:
-            item: _Rewrite = getattr(rewritten, f"line_{n}")
-            lines[n - 1].text = item.text
-            lines[n - 1].facts = list(item.facts)
+        for item in rewritten.lines:
+            line = lines[item.number - 1]
+            line.text = item.text
+            line.facts = list(item.facts)
         return answer
 
 
 def _all_rewritten(got: Any, numbers: Sequence[int]) -> None:
-    empty = [n for n in numbers if not getattr(got, f"line_{n}").text.strip()]
-    if empty:
-        raise ValueError(f"rewritten lines {empty} have no text")
+    back = {item.number for item in got.lines}
+    if missing := set(numbers) - back:
+        raise ValueError(f"lines {sorted(missing)} were not rewritten")
+    if any(not item.text.strip() for item in got.lines):
+        raise ValueError("a rewritten line has no text")
 
 
 def offline_rewrite(failing: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -224,11 +227,11 @@ def offline_rewrite(failing: Sequence[dict[str, Any]]) -> dict[str, Any]:
     finding's term; a line left empty says plainly that the speaker cannot say more."""
     import re
 
-    out: dict[str, Any] = {}
+    out = []
     for item in failing:
         terms = [f["term"].casefold() for f in item["findings"] if f["term"]]
         sentences = re.split(r"(?<=[.!?])\s+", item["text"].strip())
         kept = [s for s in sentences if not any(t in s.casefold() for t in terms)]
         text = " ".join(kept) or "That is something I cannot speak to with any certainty."
-        out[f"line_{item['number']}"] = {"text": text, "facts": item.get("facts", [])}
-    return out
+        out.append({"number": item["number"], "text": text, "facts": item.get("facts", [])})
+    return {"lines": out}
