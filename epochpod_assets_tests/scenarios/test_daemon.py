@@ -290,9 +290,11 @@ def test_daemon_leaves_failed_and_timed_out_runs_episodes_failed_with_a_reason(
 
         failed = rows[failing]
         assert failed["generation_status"] == Stage.FAILED
-        # The writer's own words: what was wrong, not a bare "run failed".
-        assert failed["generation_error"].startswith("outline failed: "), failed
-        assert "gave no acceptable interview outline in 3 attempts" in failed["generation_error"]
+        # The writer's own words: what was wrong, not a bare "run failed". Research is the first
+        # stage that asks the writer, so it is the one that fails.
+        assert failed["generation_error"].startswith("research failed: "), failed
+        assert "gave no acceptable research" in failed["generation_error"]
+        assert "in 3 attempts" in failed["generation_error"]
         timed_out = rows[hanging]
         assert timed_out["generation_status"] == Stage.FAILED
         assert timed_out["generation_error"].startswith(
