@@ -133,6 +133,20 @@ def check_lines(sections: Sequence[Section], cast: Iterable[str], budget: int) -
         )
 
 
+def chapters_from_parts(
+    briefs: Sequence[SectionBrief], parts: Sequence[SectionScript]
+) -> list[Section]:
+    """Join section-parallel parts in order: consecutive parts of one chapter become one
+    section, so a long chapter written as several parts is still one chapter of the audio."""
+    sections: list[Section] = []
+    for brief, part in zip(briefs, parts, strict=True):
+        if sections and sections[-1].title == brief.chapter:
+            sections[-1].lines.extend(part.lines)
+        else:
+            sections.append(Section(title=brief.chapter, lines=list(part.lines)))
+    return sections
+
+
 def transcript(sections: Iterable[Section]) -> str:
     """`Speaker: text` paragraphs, as the original web app stored transcripts."""
     return "\n\n".join(f"{line.speaker}: {line.text}" for s in sections for line in s.lines)

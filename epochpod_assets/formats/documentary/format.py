@@ -20,6 +20,7 @@ from epochpod_assets.formats.base import (
     SectionBrief,
     SectionScript,
     TrackPlan,
+    chapters_from_parts,
     check_lines,
     count_words,
 )
@@ -325,13 +326,7 @@ class DocumentaryFormat(EpisodeFormat[DocumentaryRequest, DocumentaryOutline, Do
         briefs: Sequence[SectionBrief],
         parts: Sequence[SectionScript],
     ) -> DocumentaryScript:
-        sections: list[Section] = []
-        for brief, part in zip(briefs, parts, strict=True):
-            if sections and sections[-1].title == brief.chapter:
-                sections[-1].lines.extend(part.lines)
-            else:
-                sections.append(Section(title=brief.chapter, lines=list(part.lines)))
-        return DocumentaryScript(sections=sections)
+        return DocumentaryScript(sections=chapters_from_parts(briefs, parts))
 
     # --- what is published ----------------------------------------------------------------------
 

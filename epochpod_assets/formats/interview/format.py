@@ -22,6 +22,7 @@ from epochpod_assets.formats.base import (
     SectionBrief,
     SectionScript,
     TrackPlan,
+    chapters_from_parts,
     check_lines,
     count_words,
 )
@@ -263,13 +264,7 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
         briefs: Sequence[SectionBrief],
         parts: Sequence[SectionScript],
     ) -> InterviewScript:
-        sections: list[Section] = []
-        for brief, part in zip(briefs, parts, strict=True):
-            if sections and sections[-1].title == brief.chapter:
-                sections[-1].lines.extend(part.lines)
-            else:
-                sections.append(Section(title=brief.chapter, lines=list(part.lines)))
-        return InterviewScript(sections=sections)
+        return InterviewScript(sections=chapters_from_parts(briefs, parts))
 
     def _offline_part(
         self, request: InterviewRequest, outline: InterviewOutline, brief: SectionBrief
