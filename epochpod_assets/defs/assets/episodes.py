@@ -194,7 +194,7 @@ def episode_script(
                     context.instance,
                     "tts",
                     context.run.run_id,
-                    str(context.op_handle),
+                    str(context.op_execution_context.op_handle),
                 )
                 if is_longform(episode.request)
                 else contextlib.nullcontext()
