@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import tempfile
@@ -26,8 +27,10 @@ import numpy as np
 import numpy.typing as npt
 
 from epochpod_assets.audio.ffmpeg import Loudness, encode_mp3
-from epochpod_assets.audio.mastering import Limiter, MasteringError, analyse
+from epochpod_assets.audio.mastering import Limiter, MasteringError, analyse, band_limit
 from epochpod_assets.providers.base import Speech
+
+logger = logging.getLogger(__name__)
 
 # The limiter caps the PCM's true peak; MP3 coding then adds up to ~0.7 dB on eSpeak's
 # buzzy speech (measured on a 60-minute track), so the ceiling starts this far below the target.
@@ -46,6 +49,8 @@ _FALLBACK_LU = 0.6
 # Encodes per track at most; 60-minute tracks measured so far needed one, the heaviest
 # short eSpeak tracks up to four.
 _MASTERING_ATTEMPTS = 6
+# The band a track is cut to when full-band mastering cannot meet the peak target (_master).
+_FALLBACK_BANDWIDTH_HZ = 9000
 # Loudness kept in hand when trimming, so rounding cannot push the track off tolerance.
 _TRIM_SPARE_LU = 0.1
 # Silence between a bed and the speech.
@@ -280,20 +285,49 @@ def _master(
     """Normalizes, limits and encodes the track to `path`; returns the MP3's measurement.
 
     The gain and limiter are solved on the PCM (mastering.py), then the MP3 is measured as
-    it is encoded. MP3 coding moves loudness and true peak, and not predictably: on a
-    heavily limited, buzzy eSpeak track it adds 0.5 to 1.5 dB of peak, varying from one
-    encode to the next. So a miss is corrected from the measurement and the track encoded
-    again: the ceiling drops by what the codec added (plus a safety step that grows with
-    each attempt), the loudness aim moves by what the codec took away; when the limiter
-    cannot reach the aim under the lower ceiling, the aim settles inside the tolerance, and
-    failing that the whole track is trimmed down within it. Only a track that cannot meet
-    both targets at once (or a silent one) raises.
+    it is encoded; a miss is corrected from the measurement and the track encoded again
+    (`_master_samples`). MP3 coding of buzzy synthetic speech (eSpeak's pulse-train voicing)
+    adds peak the limiter never saw, much of it coding noise on the harmonics above ~9 kHz,
+    and corrections can get stuck just over the ceiling. Such a track is band-limited to
+    `_FALLBACK_BANDWIDTH_HZ` (speech keeps its intelligibility; those harmonics and their
+    coding noise go) and mastered again. Measured on re-encoded interview tracks under
+    -2 and -2.5 dBTP ceilings: every one that got stuck full-band landed in spec this way.
     """
     samples = np.frombuffer(pcm, dtype="<i2")
+    try:
+        return _master_samples(samples, path, sample_rate, bitrate, target_lufs, true_peak_dbtp)
+    except LoudnessError as error:
+        if sample_rate <= 2 * _FALLBACK_BANDWIDTH_HZ:
+            raise
+        logger.info("%s; mastering again band-limited to %d Hz", error, _FALLBACK_BANDWIDTH_HZ)
+    band_limited = band_limit(samples, sample_rate, _FALLBACK_BANDWIDTH_HZ)
+    return _master_samples(band_limited, path, sample_rate, bitrate, target_lufs, true_peak_dbtp)
+
+
+def _master_samples(
+    samples: npt.NDArray[np.int16],
+    path: Path,
+    sample_rate: int,
+    bitrate: str,
+    target_lufs: float,
+    true_peak_dbtp: float,
+) -> Loudness:
+    """One mastering of `samples`, corrected from the MP3's measurement until it is in spec.
+
+    MP3 coding moves loudness and true peak, and not predictably: on a heavily limited,
+    buzzy eSpeak track it adds 0.5 to 1.5 dB of peak, varying from one encode to the next.
+    So a miss is corrected from the measurement and the track encoded again: the ceiling
+    drops by what the codec added (plus a safety step that grows with each attempt), the
+    loudness aim moves by what the codec took away; when the limiter cannot reach the aim
+    under the lower ceiling, the aim settles inside the tolerance, and failing that the
+    whole track is trimmed down within it. A track that cannot meet both targets at once
+    (or a silent one) raises.
+    """
     limiter = Limiter(samples, analyse(samples, sample_rate))
     aim_lufs = target_lufs - _MP3_GAIN_DB
     ceiling = true_peak_dbtp - _MP3_PEAK_MARGIN_DB
     gain, close_enough = _solve(limiter, aim_lufs, ceiling)
+    previous = None
     for attempt in range(1, _MASTERING_ATTEMPTS + 1):
         loudness = encode_mp3(
             limiter.chunks(gain, ceiling), path, sample_rate=sample_rate, bitrate=bitrate
@@ -301,9 +335,11 @@ def _master(
         miss = target_lufs - loudness.integrated_lufs
         if abs(miss) <= close_enough and loudness.true_peak_dbtp <= true_peak_dbtp:
             break
-        if attempt == _MASTERING_ATTEMPTS:
+        # A correction that changed nothing will change nothing the next time either.
+        if attempt == _MASTERING_ATTEMPTS or loudness == previous:
             _check_loudness(loudness, target_lufs, true_peak_dbtp)
             break  # within tolerance, just not as close as aimed
+        previous = loudness
         codec_peak_db = max(0.0, loudness.true_peak_dbtp - ceiling)
         codec_loudness_db = loudness.integrated_lufs - limiter.loudness(gain, ceiling)
         lower = min(ceiling, true_peak_dbtp - codec_peak_db - _PEAK_STEP_DB * attempt)
