@@ -4,9 +4,12 @@ on a quiet box).
 
     .venv/bin/python benchmarks/start_latency.py [--episodes 12]
 
-Enqueues short interviews one at a time (the next once the last has published, so each starts
-on an idle daemon at a random moment of its sensor loop), watches the catalog row every 20 ms,
-and splits each start into its phases from the run's own events:
+Enqueues short interviews one at a time, each on an idle daemon (the next once the last has
+published) and after a seeded random pause of up to one sensor-daemon loop (5 s): without it
+every request would arrive at the same moment of the loop, the one the last run's end falls
+on, and pickup would measure that moment instead of what a request arriving at any time
+waits. Watches the catalog row every 20 ms and splits each start into its phases from the
+run's own events:
 
     pickup           enqueue -> run created by the episode_requests sensor
     queued->launched RUN_ENQUEUED -> RUN_STARTING (the queued run coordinator's dequeue)
@@ -20,6 +23,7 @@ Prints one line per episode, then median, p95 and max of each phase, and the mac
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
 from pathlib import Path
@@ -38,6 +42,8 @@ from epochpod_assets.status import Stage
 from epochpod_assets_tests.support.daemon import wait_for
 
 REQUEST = {"format": "interview", "guest_name": "Ada Lovelace", "topic": "engines"}
+# dagster-daemon evaluates sensors at most once per loop of this length (MIN_INTERVAL_LOOP_TIME).
+SENSOR_LOOP_SECONDS = 5.0
 PHASES = ["pickup", "queued->launched", "launched->started", "started->outline", "enqueue->outline"]
 # The stages after GENERATING_OUTLINE: seeing any of them first still dates the outline.
 OUTLINE_OR_LATER = {
@@ -52,13 +58,16 @@ OUTLINE_OR_LATER = {
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=15, help="of the pauses between requests")
     args = parser.parse_args()
     print(f"before: {load()}")
     figures: dict[str, list[float]] = {phase: [] for phase in PHASES}
     with production_daemon() as daemon:
         db = daemon.db
         print(f"{'episode':<27} " + " ".join(f"{p:>17}" for p in PHASES))
+        arrivals = random.Random(args.seed)
         for i in range(args.episodes):
+            time.sleep(arrivals.uniform(0, SENSOR_LOOP_SECONDS))
             episode_id = enqueue(
                 {**REQUEST, "topic": f"engines, part {i + 1}", "target_minutes": 1}, db
             )

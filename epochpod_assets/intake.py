@@ -24,9 +24,7 @@ def open_catalog() -> Catalog:
 
 def media_from_env() -> MediaStore:
     """The media store the environment points at (what the `media` resource builds)."""
-    from dagster_aws.s3 import S3Resource
-
-    from epochpod_assets.defs.resources import MediaResource
+    from epochpod_assets.defs.resources import MediaResource, S3Connection
 
     config = settings.load()
     return MediaResource(
@@ -34,7 +32,7 @@ def media_from_env() -> MediaStore:
         public_base_url=config.public_base_url,
         storage_url=config.storage_url,
         presign_seconds=config.s3_presign_seconds,
-        s3=S3Resource(endpoint_url=config.s3_endpoint_url, region_name=config.s3_region),
+        s3=S3Connection(endpoint_url=config.s3_endpoint_url, region_name=config.s3_region),
     ).get()
 
 

@@ -181,6 +181,10 @@ class Settings(BaseSettings):
     # Dagster's sensor daemon evaluates sensors every 5 s at most; 1 lets it take the queue on
     # every pass (two index-backed reads), which is the floor on enqueue -> start latency.
     sensor_interval_seconds: int = var(1, "whole seconds, at least 1", ge=1)
+    # A tick that finds the queue empty listens this long for a request (PostgreSQL NOTIFY)
+    # and takes it at once. At most 4: a tick still running when the daemon's next pass
+    # begins (5 s after this one) would make that pass skip the sensor.
+    sensor_wait_seconds: float = var(4.0, "seconds from 0 to 4", ge=0, le=4, allow_inf_nan=False)
     sweeper_interval_seconds: int = var(60, "whole seconds, at least 1", ge=1)
     run_max_runtime_seconds: int | None = var(None, "whole seconds, at least 1", ge=1)
     # Every job of the code location (jobs.executor): in_process unless a deployment says so.

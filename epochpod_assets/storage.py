@@ -120,7 +120,7 @@ class S3MediaStore:
             )
         self.client = client
         # botocore presigns with legacy SigV2 unless a signature version is set explicitly,
-        # and S3Resource has no setting for it. SigV2 is refused by newer AWS regions and by
+        # and a client made elsewhere may not set one. SigV2 is refused by newer AWS regions and by
         # R2, and its URLs ignore the 7-day limit we promise, so ask for SigV4 first.
         client.meta.events.register_first("choose-signer.s3.*", _prefer_sigv4)
         self.bucket = bucket

@@ -19,6 +19,7 @@ from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
 from epochpod_assets import settings
 from epochpod_assets.defs.resources import CatalogResource
+from epochpod_assets.defs.sensors import take_requests
 from epochpod_assets.editorial.revise import EDIT_TAG
 from epochpod_assets.lifecycle import failure_reason, settle_failed_run
 
@@ -107,7 +108,12 @@ def _tick_sensor(
         # The sensor's own log at the level asked for the runs (`epochpod run` and the demo
         # print their own lines; --debug brings both back).
         context.log.setLevel(log_level)
-        result = sensor(context)
+        # No listening for requests within the tick: this loop ticks again by itself.
+        result = (
+            take_requests(context, _catalog(defs).get(), wait_seconds=0)
+            if name == SENSOR
+            else sensor(context)
+        )
     assert isinstance(result, dg.SensorResult)
     for partitions_request in result.dynamic_partitions_requests or []:
         if isinstance(partitions_request, dg.AddDynamicPartitionsRequest):
@@ -133,16 +139,20 @@ def _tick_sensor(
         if not outcome.success:
             report.failed.append(outcome.run_id)
             # What the daemon's run-failure sensor would do for a run that died outside an asset.
-            catalog = (defs.resources or {})["catalog"]
-            assert isinstance(catalog, CatalogResource)
             settle_failed_run(
-                catalog.get(),
+                _catalog(defs).get(),
                 request.partition_key,
                 outcome.run_id,
                 # The failed step's own error, not the run's "Steps failed: [...]".
                 failure_reason(outcome.all_events),
                 edit_id=request.tags.get(EDIT_TAG),
             )
+
+
+def _catalog(defs: dg.Definitions) -> CatalogResource:
+    catalog = (defs.resources or {})["catalog"]
+    assert isinstance(catalog, CatalogResource)
+    return catalog
 
 
 def work_queue(

@@ -7,7 +7,7 @@ import fcntl
 import json
 import secrets
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,8 @@ from epochpod_assets.status import Stage
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any Postgres-wide constant works; it keeps two processes from migrating at once.
 _MIGRATION_LOCK_ID = 7_302_114
+# The PostgreSQL channel the queue's trigger notifies when a row becomes PENDING (migration 0008).
+REQUESTS_CHANNEL = "epochpod_requests"
 
 
 def utcnow() -> dt.datetime:
@@ -166,6 +168,29 @@ class Catalog:
         query = sa.select(both).order_by(both.c.created_at, both.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+    @contextmanager
+    def listening_for_requests(self) -> Iterator[Callable[[float], bool]]:
+        """Listens for new requests while the block runs; yields `wait(seconds)`, which blocks
+        until a row becomes PENDING or `seconds` pass and says whether one did.
+
+        PostgreSQL's NOTIFY, sent by the queue's trigger for any writer (the web app, the CLI,
+        a retry): the wait sleeps on the connection's socket, it does not poll. Listen, then
+        read the queue, then wait: a request enqueued between the read and the wait still
+        wakes it. SQLite cannot notify; there the wait returns False at once.
+        """
+        if self.engine.dialect.name != "postgresql":
+            yield lambda _seconds: False
+            return
+        with self.engine.connect() as pooled:
+            conn = pooled.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql(f"LISTEN {REQUESTS_CHANNEL}")
+            driver = conn.connection.driver_connection
+            try:
+                yield lambda seconds: _notified(driver, seconds)
+            finally:
+                # The connection goes back to the pool: nothing may keep notifying it.
+                conn.exec_driver_sql("UNLISTEN *")
 
     def mark_queued(self, episode_ids: Sequence[str]) -> None:
         if not episode_ids:
@@ -593,6 +618,21 @@ def _json_values(detail: Mapping[str, Any]) -> dict[str, Any]:
 def placeholder_title(request: RequestBase) -> str:
     """The title shown while generating, as the original web app wrote it."""
     return registry.by_name(request.format).placeholder_title(request)
+
+
+def _notified(driver: Any, seconds: float) -> bool:
+    """Whether a notification reaches the listening DBAPI connection within `seconds`."""
+    if seconds <= 0:
+        return False
+    if callable(getattr(driver, "notifies", None)):  # psycopg 3
+        return any(True for _ in driver.notifies(timeout=seconds, stop_after=1))
+    import select  # psycopg2, for a URL that names it
+
+    if not driver.notifies and select.select([driver], [], [], seconds)[0]:
+        driver.poll()
+    found = bool(driver.notifies)
+    driver.notifies.clear()
+    return found
 
 
 def _make_engine(url: str) -> sa.Engine:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 from epochpod_assets import settings
@@ -51,10 +50,35 @@ class CatalogResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return _catalog(self.database_url or settings.database_url())
 
 
+class S3Connection(dg.Config):
+    """How to reach S3 or an S3-compatible store (MinIO, R2). Credentials are not here: boto3
+    finds them in the standard AWS environment variables, profile or instance role.
+
+    Not dagster_aws's S3Resource: importing any of dagster_aws loads Dagster's test utilities
+    and daemon with it (~0.65 s), which every run worker would pay before its first step;
+    an S3 client is one boto3 call.
+    """
+
+    endpoint_url: str | None = None
+    region_name: str | None = None
+    max_attempts: int = 5
+
+    def client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region_name,
+            config=Config(retries={"max_attempts": self.max_attempts, "mode": "standard"}),
+        )
+
+
 class MediaResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Where media go: a local folder by default, an S3 bucket when `storage_url` is
     `s3://bucket/prefix` (AWS, or MinIO, R2 and other S3-compatible stores via the `s3`
-    resource's `endpoint_url`).
+    connection's `endpoint_url`).
 
     `public_base_url` is the public address of the storage root (the folder, or bucket plus
     prefix). Without one, S3 URLs are presigned for `presign_seconds` (0: plain s3:// URIs).
@@ -66,13 +90,13 @@ class MediaResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     public_base_url: str | None = None
     storage_url: str | None = None
     presign_seconds: int = MAX_PRESIGN_SECONDS
-    s3: S3Resource | None = None
+    s3: S3Connection | None = None
 
     def get(self) -> MediaStore:
         url = self.storage_url or ""
         if url.startswith("s3://"):
             bucket, prefix = parse_s3_url(url)
-            client = (self.s3 or S3Resource()).get_client()
+            client = (self.s3 or S3Connection()).client()
             return S3MediaStore(client, bucket, prefix, self.public_base_url, self.presign_seconds)
         if "://" in url and not url.startswith("file://"):
             # Name the scheme only: the rest of a URL can carry a password.
@@ -279,7 +303,7 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:  # type: ignore[
             public_base_url=env("EPOCHPOD_PUBLIC_BASE_URL") or _local_base_url(config),
             storage_url=env("EPOCHPOD_STORAGE_URL"),
             presign_seconds=config.s3_presign_seconds,
-            s3=S3Resource(
+            s3=S3Connection(
                 endpoint_url=env("EPOCHPOD_S3_ENDPOINT_URL") or env("AWS_ENDPOINT_URL"),
                 region_name=env("EPOCHPOD_S3_REGION") or env("AWS_REGION"),
             ),

@@ -8,6 +8,7 @@ import datetime as dt
 import dagster as dg
 
 from epochpod_assets import lifecycle, settings
+from epochpod_assets.catalog import Catalog
 from epochpod_assets.defs.editorial import write_episode
 from epochpod_assets.defs.jobs import generate_episode
 from epochpod_assets.defs.notifications import FailureWebhookResource
@@ -29,8 +30,10 @@ BATCH_SIZE = _settings.sensor_batch
 # this time (the tick died after marking it, or the run could not start). The run key keeps
 # the second request from launching a second run if the first did start.
 LEASE = dt.timedelta(seconds=_settings.sensor_lease_seconds)
-# How often the daemon asks the queue for new requests; the floor on enqueue -> start latency.
+# How often the daemon asks the queue for new requests.
 INTERVAL_SECONDS = _settings.sensor_interval_seconds
+# How long a tick that finds no request listens for one (catalog.listening_for_requests).
+WAIT_SECONDS = _settings.sensor_wait_seconds
 # How often the sweeper reconciles episode rows with ended runs.
 SWEEP_INTERVAL_SECONDS = _settings.sweeper_interval_seconds
 
@@ -52,9 +55,24 @@ def episode_requests(
     At most once: each run request carries the run key `<episode id>:<attempt>`, and Dagster
     launches a run key once. Nothing lost: rows are only marked as requested after the tick
     has built its result, and a marked row whose run never starts comes back after the lease.
+
+    Dagster's sensor daemon passes every 5 s, so a request would wait 2.5 s on average for
+    the next tick; a tick that finds the queue empty listens for EPOCHPOD_SENSOR_WAIT_SECONDS
+    instead (PostgreSQL NOTIFY from the queue's trigger) and takes a request the moment it is
+    written.
     """
-    db = catalog.get()
-    rows = db.pending(limit=BATCH_SIZE, lease=LEASE)
+    return take_requests(context, catalog.get(), WAIT_SECONDS)
+
+
+def take_requests(
+    context: dg.SensorEvaluationContext, db: Catalog, wait_seconds: float
+) -> dg.SensorResult:
+    """One tick of `episode_requests`: the queue's requests, or the first one to arrive within
+    `wait_seconds` (the foreground worker ticks again by itself and passes 0)."""
+    with db.listening_for_requests() as wait:
+        rows = db.pending(limit=BATCH_SIZE, lease=LEASE)
+        if not rows and wait(wait_seconds):
+            rows = db.pending(limit=BATCH_SIZE, lease=LEASE)
     run_requests: list[dg.RunRequest] = []
     for row in rows:
         try:

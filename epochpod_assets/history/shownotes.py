@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import PurePath
-
-from markdown_it import MarkdownIt
+from typing import Any
 
 from epochpod_assets.formats.base import Line, Section
 from epochpod_assets.history.factsheet import Fact, FactSheet, Source
@@ -139,13 +139,19 @@ def _md(text: str) -> str:
     return " ".join(out.split())
 
 
-_RENDER = MarkdownIt("commonmark", {"html": False})
+@cache
+def _renderer() -> Any:
+    # Imported on first use: every run worker imports this module before its first step,
+    # and only publishing renders show notes.
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False})
 
 
 def _html(title: str, markdown: str) -> str:
     import html
 
-    body = _RENDER.render(markdown)
+    body = _renderer().render(markdown)
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title></head>\n<body>\n{body}</body></html>\n"
