@@ -20,6 +20,14 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests tick the queue sensor themselves, in process, until the queue is empty; a tick
+    # listening 4 s for a request that never comes would only slow them. Set before any test
+    # module imports the sensors (they read it once); the tests of the listening pass their
+    # own wait, and a daemon a test starts inherits this unless the test sets its own.
+    os.environ.setdefault("EPOCHPOD_SENSOR_WAIT_SECONDS", "0")
+
+
 @pytest.fixture(autouse=True)
 def epochpod_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own catalog, media folder and Dagster home, and no provider keys."""

@@ -90,6 +90,8 @@ def daemon_environment(
         "EPOCHPOD_DATABASE_URL": catalog_url,
         "EPOCHPOD_SENSOR_INTERVAL_SECONDS": "1",
         "EPOCHPOD_SWEEPER_INTERVAL_SECONDS": "5",
+        # As shipped (conftest turns it off for the sensor ticks tests run in process).
+        "EPOCHPOD_SENSOR_WAIT_SECONDS": "4",
         **extra,
     }
     if not (home / "dagster.yaml").exists():
