@@ -2,8 +2,8 @@
 
 Every failure a user can cause or meet ends as one line on stderr, `error: ...`, and an exit
 code: 2 for a usage or validation error (a bad flag, argument, request or setting), 1 for a
-runtime failure (an unreachable database, a run that failed). No traceback unless `--debug`.
-Commands raise; `run_command` turns what they raise into that line.
+runtime failure (an unreachable database, an id no episode has, a run that failed). No
+traceback unless `--debug`. Commands raise; `run_command` turns what they raise into that line.
 """
 
 from __future__ import annotations

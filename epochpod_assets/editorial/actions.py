@@ -50,6 +50,11 @@ class EditError(ValueError):
         super().__init__("; ".join(problems))
 
 
+class UnknownEpisode(EditError):
+    """No episode has the id: not a bad edit, nothing to act on (the CLI exits 1, as for
+    `status`, `retry` and `cancel`)."""
+
+
 def needs_review(request: Any) -> bool:
     """Whether an episode stops after its script: the request says, or the deployment does."""
     asked: bool | None = getattr(request, "review", None)
@@ -70,7 +75,7 @@ def load(db: Catalog, store: MediaStore, episode_id: str) -> EditableEpisode:
     """The episode with its current outline and script, or EditError saying what is missing."""
     row = db.get(episode_id)
     if row is None:
-        raise EditError([f"episode: no episode {episode_id}"])
+        raise UnknownEpisode([f"episode_id: no episode {episode_id!r}"])
     try:
         request = parse_request(row["request"])
     except RequestError as error:
@@ -113,6 +118,8 @@ def clean_note(note: str | None, *, required: bool) -> str | None:
 def _queue(
     db: Catalog, episode_id: str, kind: str, allowed: frozenset[Stage], **fields: Any
 ) -> int:
+    if db.get(episode_id) is None:
+        raise UnknownEpisode([f"episode_id: no episode {episode_id!r}"])
     try:
         return db.add_edit(episode_id, kind, allowed=allowed, **fields)
     except EditRefused as error:

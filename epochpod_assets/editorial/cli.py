@@ -15,8 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from epochpod_assets.cli.common import Subparsers, episode_id, existing_catalog, open_catalog
-from epochpod_assets.cli.errors import UsageError
+from epochpod_assets.cli.common import (
+    Subparsers,
+    catalog_label,
+    episode_id,
+    existing_catalog,
+    open_catalog,
+)
+from epochpod_assets.cli.errors import CommandError, UsageError
 from epochpod_assets.requests import RequestError
 
 RUN_HINT = "the daemon, or `epochpod run`, carries it out"
@@ -92,11 +98,14 @@ def register_enqueue(
 
 @contextmanager
 def _refusals() -> Iterator[None]:
-    """An editorial refusal is a validation error: one line per problem, exit 2."""
-    from epochpod_assets.editorial.actions import EditError
+    """An editorial refusal is a validation error: one line per problem, exit 2. An id no
+    episode has is exit 1, as everywhere else."""
+    from epochpod_assets.editorial.actions import EditError, UnknownEpisode
 
     try:
         yield
+    except UnknownEpisode as error:
+        raise CommandError(f"{error} in {catalog_label()}") from None
     except EditError as error:
         raise RequestError(error.problems) from None
 

@@ -226,6 +226,22 @@ CLI: list[Case] = [
         code=FAILED,
         state="catalog",
     ),
+    # An id no episode has is the same runtime failure for the editorial commands.
+    *(
+        Case(
+            f"{' '.join(argv[:2])} unknown id",
+            argv,
+            "episode_id: no episode 'ep-nope' in",
+            code=FAILED,
+            state="catalog",
+        )
+        for argv in (
+            ("approve", "ep-nope"),
+            ("reject", "ep-nope", "--note", "shorter"),
+            ("script", "export", "ep-nope"),
+            ("script", "rewrite", "ep-nope", "1", "--note", "shorter"),
+        )
+    ),
     Case(
         "cancel a failed episode",
         ("cancel", "{failed}"),
