@@ -26,6 +26,7 @@ from epochpod_assets.defs.resources import CatalogResource, MediaResource
 from epochpod_assets.editorial import actions, own_script
 from epochpod_assets.editorial.actions import APPROVE, REJECT, EditError
 from epochpod_assets.editorial.revise import EDIT_TAG, REVIEW_TAG, STOP
+from epochpod_assets.formats import registry
 from epochpod_assets.intake import enqueue
 from epochpod_assets.requests import RequestError
 from epochpod_assets.run_tags import episode_run_tags
@@ -132,7 +133,7 @@ class LineRewrite(dg.Config):
 
 
 class OwnScript(dg.Config):
-    format: str = Field(description="interview, debate or adventure")
+    format: str = Field(description="the format's name: " + ", ".join(registry.names()))
     script_text: str = Field(description="the script in the plain format, or a podcastfy one")
     title: str | None = Field(default=None, description="instead of the file's '# Title'")
     voices: dict[str, str] = Field(

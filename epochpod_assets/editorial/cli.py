@@ -23,6 +23,7 @@ from epochpod_assets.cli.common import (
     open_catalog,
 )
 from epochpod_assets.cli.errors import CommandError, UsageError
+from epochpod_assets.formats import registry
 from epochpod_assets.requests import RequestError
 
 RUN_HINT = "the daemon, or `epochpod run`, carries it out"
@@ -82,7 +83,7 @@ def register_enqueue(
         "--format",
         dest="script_format",
         required=True,
-        choices=("interview", "debate", "adventure"),
+        choices=registry.names(),
         help="which kind of episode the script is",
     )
     own.add_argument("--title", help="instead of the file's '# Title' line")

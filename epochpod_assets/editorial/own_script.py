@@ -1,9 +1,10 @@
 """Bring your own script: a producer's plain script (or podcastfy transcript) voiced as an
 episode, with no outline or script written (0 writer calls).
 
-`epochpod enqueue script FILE --format interview|debate|adventure` reads the file, takes the
-cast from it (an interview: host, then guest, in order of first line; a debate: the
-moderator, then two to four participants; an adventure: one narrator), voices from
+`epochpod enqueue script FILE --format NAME` reads the file, takes the cast from it as the
+format says (`EpisodeFormat.own_script_fields`; an interview: host, then guest, in order of
+first line; a debate: the moderator, then two to four participants; an adventure: one
+narrator; a documentary: the narrator, then one to four figures), voices from
 `--voice NAME=VOICE` flags or `<!-- voice: NAME = VOICE -->` header lines, and builds an
 ordinary request with `own_script` set to the file's SHA-256. The file is kept in media
 storage under that hash. The outline stage then builds the plan from the file (the format's
@@ -19,12 +20,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from epochpod_assets.editorial.actions import MAX_SCRIPT_BYTES, EditError
-from epochpod_assets.formats.base import EpisodeFormat, count_words
+from epochpod_assets.formats import registry
+from epochpod_assets.formats.base import (
+    CastMismatch,
+    EpisodeFormat,
+    count_words,
+    minutes_for_words,
+)
 from epochpod_assets.requests import RequestError, parse_request
 from epochpod_assets.scripting.scriptfile import ScriptFile, ScriptFileError, parse
 from epochpod_assets.storage import MediaStore
 
-FORMATS = ("interview", "debate", "adventure")
 _VOICE_HEADER = re.compile(r"^\s*<!--\s*voice\s*:\s*(.+?)\s*=\s*([\w-]+)\s*-->\s*$", re.I)
 # A podcastfy transcript or a file without headings: its one section is called this.
 UNTITLED_SECTION = "Conversation"
@@ -58,13 +64,15 @@ def build_request(
     extra: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The request for a producer's script, and the file's hash. Raises EditError naming each
-    problem (a file's with its line number); nothing is stored."""
-    if fmt not in FORMATS:
-        raise EditError([f"format: must be one of {', '.join(FORMATS)} (got {fmt!r})"])
+    problem (a file's with its line number); nothing is stored. The format decides how the
+    file's speakers and sections become its request (`EpisodeFormat.own_script_fields`)."""
+    if fmt not in registry.names():
+        raise EditError([f"format: must be one of {', '.join(registry.names())} (got {fmt!r})"])
+    episode_format = registry.by_name(fmt)
     if len(text.encode()) > MAX_SCRIPT_BYTES:
         raise EditError([f"script: is larger than {MAX_SCRIPT_BYTES} bytes"])
     try:
-        parsed = parse(text, adventure=fmt == "adventure")
+        parsed = parse(text, adventure=branching(episode_format))
     except ScriptFileError as error:
         raise EditError([f"line {n}: {message}" for n, message in error.errors]) from None
     voice_of = {**voices_in_header(text), **(voices or {})}
@@ -74,46 +82,29 @@ def build_request(
     name = title or parsed.title
     if not name:
         raise EditError(["title: the file has no '# Title' line; give --title"])
+    try:
+        fields = episode_format.own_script_fields(parsed, name, voice_of)
+    except CastMismatch as error:
+        raise EditError(error.problems) from None
     words = sum(count_words(line.text) for line in parsed.spoken_lines())
-    request: dict[str, Any] = {"format": fmt, **(extra or {})}
-    if fmt == "interview":
-        if len(speakers) != 2:
-            raise EditError(_cast_problem(parsed, "an interview has two speakers, host then guest"))
-        host, guest = speakers
-        request |= {"host_name": host, "guest_name": guest, "topic": name}
-        request |= _voices({"host_voice": host, "guest_voice": guest}, voice_of)
-    elif fmt == "debate":
-        if not 3 <= len(speakers) <= 5:
-            raise EditError(
-                _cast_problem(parsed, "a debate has a moderator, then two to four participants")
-            )
-        moderator, *participants = speakers
-        request |= {
-            "topic": name,
-            "moderator_name": moderator,
-            "participants": [
-                {"name": p, "position": "as argued in the script"}
-                | ({"voice": voice_of[p]} if p in voice_of else {})
-                for p in participants
-            ],
-            "rounds": 1,  # the file's sections are the rounds; this only sizes the plan
-        }
-        request |= _voices({"moderator_voice": moderator}, voice_of)
-    else:
-        if len(speakers) != 1:
-            raise EditError(_cast_problem(parsed, "an adventure has one narrator"))
-        depth, choices = _tree_shape(parsed)
-        request |= {"setting": name, "depth": depth, "choices": choices}
-        request |= _voices({"narrator_voice": speakers[0]}, voice_of)
-        words = words * depth // max(1, len(parsed.sections))  # one listen is one path
-    request["target_minutes"] = min(60.0, max(1.0, round(words / 150, 1)))
     digest = hashlib.sha256(text.encode()).hexdigest()
-    request["own_script"] = digest
+    request = {
+        "format": fmt,
+        **(extra or {}),
+        "target_minutes": minutes_for_words(words),
+        **fields,
+        "own_script": digest,
+    }
     try:
         parse_request(request)
     except RequestError as error:
         raise EditError(error.problems) from None
     return request, digest
+
+
+def branching(episode_format: EpisodeFormat[Any, Any, Any]) -> bool:
+    """Whether the format's script is a story tree (`## node: title`, `-> choice` lines)."""
+    return "nodes" in episode_format.script_model.model_fields
 
 
 def store_file(store: MediaStore, text: str, digest: str) -> None:
@@ -124,7 +115,7 @@ def load_file(store: MediaStore, request: Any) -> ScriptFile:
     """The producer's file; a story's nodes breadth first from its first node, the order of
     the format's own node ids (and so of the tracks)."""
     text = store.get(file_key(request.own_script)).decode()
-    parsed = parse(text, adventure=request.format == "adventure")
+    parsed = parse(text, adventure=branching(registry.by_name(request.format)))
     return _breadth_first(parsed) if parsed.kind == "adventure" else parsed
 
 
@@ -183,52 +174,6 @@ def script_for(
             ]
         }
     )
-
-
-def _voices(fields: dict[str, str], voice_of: Mapping[str, str]) -> dict[str, str]:
-    return {field: voice_of[name] for field, name in fields.items() if name in voice_of}
-
-
-def _cast_problem(parsed: ScriptFile, rule: str) -> list[str]:
-    first: dict[str, int] = {}
-    for line in parsed.spoken_lines():
-        first.setdefault(line.speaker, line.line)
-    shown = ", ".join(f"{name} (line {number})" for name, number in first.items())
-    return [f"cast: {rule}; the file has {len(first)}: {shown}"]
-
-
-def _tree_shape(parsed: ScriptFile) -> tuple[int, int]:
-    """(depth, choices) of a story file: a complete tree from its first node, every node
-    but the endings with the same number of choices (2 or 3), every ending equally deep."""
-    nodes = {s.node: s for s in parsed.sections}
-    first = parsed.sections[0]
-    problems: list[tuple[int, str]] = []
-    counts = {len(s.choices) for s in parsed.sections if s.choices}
-    choices = counts.pop() if len(counts) == 1 else 0
-    if counts or choices not in (0, 2, 3):
-        problems.append(
-            (first.line, "every node but the endings needs 2 or 3 choices, the same everywhere")
-        )
-    depth, level, seen = 0, [first], {first.node}
-    while level and not problems:
-        depth += 1
-        following = []
-        for section in level:
-            for choice in section.choices:
-                if choice.node in seen:
-                    problems.append((choice.line, f"node {choice.node!r} is reached twice"))
-                seen.add(choice.node)
-                following.append(nodes[choice.node])
-        if following and any(not s.choices for s in level):
-            problems.append((level[0].line, "every ending must be as deep as the others"))
-        level = following
-    if not problems and (unreached := [s for s in parsed.sections if s.node not in seen]):
-        problems.append((unreached[0].line, f"node {unreached[0].node!r} is never reached"))
-    if not problems and depth > 4:
-        problems.append((first.line, f"the story is {depth} levels deep; at most 4"))
-    if problems:
-        raise EditError([f"line {n}: {message}" for n, message in problems])
-    return depth, choices or 2
 
 
 def _breadth_first(parsed: ScriptFile) -> ScriptFile:

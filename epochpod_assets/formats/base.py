@@ -24,9 +24,38 @@ from epochpod_assets.providers.base import (
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from epochpod_assets.scripting.scriptfile import ScriptFile
+
 WORDS_PER_MINUTE = 150
 # How far a script's length may stray from its word budget before it is sent back.
 WORD_BUDGET_TOLERANCE = 0.2
+
+
+class CastMismatch(ValueError):
+    """A producer's script file that does not fit a format; `problems` names each misfit."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def cast_mismatch(script: ScriptFile, rule: str) -> CastMismatch:
+    """The file's speakers against the format's `rule`, each with the line it first speaks."""
+    first: dict[str, int] = {}
+    for line in script.spoken_lines():
+        first.setdefault(line.speaker, line.line)
+    shown = ", ".join(f"{name} (line {number})" for name, number in first.items())
+    return CastMismatch([f"cast: {rule}; the file has {len(first)}: {shown}"])
+
+
+def minutes_for_words(words: int) -> float:
+    """The `target_minutes` of a script of `words` spoken words, within 1 to 60."""
+    return min(60.0, max(1.0, round(words / WORDS_PER_MINUTE, 1)))
+
+
+def voice_fields(fields: Mapping[str, str], voice_of: Mapping[str, str]) -> dict[str, str]:
+    """Request field -> voice, for the speakers (field -> name) a voice was given for."""
+    return {field: voice_of[name] for field, name in fields.items() if name in voice_of}
 
 
 class Line(BaseModel):
@@ -334,6 +363,15 @@ class EpisodeFormat(ABC, Generic[RequestT, OutlineT, ScriptT]):
 
     def word_budget(self, request: RequestT) -> int:
         return round(float(getattr(request, "target_minutes", 5)) * WORDS_PER_MINUTE)
+
+    def own_script_fields(
+        self, script: ScriptFile, title: str, voice_of: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """The request fields that voice a producer's own script file in this format: the cast
+        from the file's speakers (in the order they first speak) with the voices `voice_of`
+        gives, the title, and the shape. `target_minutes` may be left to the caller (the
+        file's words at 150 a minute). Raises CastMismatch naming what does not fit."""
+        raise CastMismatch([f"format: a {self.name} cannot be voiced from a script file"])
 
     def script_preview(self, request: RequestT, outline: OutlineT, script: ScriptT) -> str:
         """Markdown preview of the script: the first turns of each track."""

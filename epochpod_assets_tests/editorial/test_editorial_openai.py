@@ -255,6 +255,52 @@ def test_own_script_is_voiced_without_a_writer_call(
     assert text.split("\n", 2)[2] == OWN_SCRIPT.split("\n", 1)[1]
 
 
+OWN_DOCUMENTARY = """<!-- voice: Marcus Aurelius = onyx -->
+# The philosopher emperor
+
+## A camp on the Danube
+
+The Narrator: In the winter of the year one hundred and seventy two, the most powerful man in \
+the world sat in a cold tent by the frozen Danube. His legions had fought the Marcomanni for \
+years, plague had emptied the cities behind him, and every evening, after the dispatches, he \
+wrote a few lines to no one but himself.
+Marcus Aurelius: Begin the morning by saying to thyself, I shall meet with the busybody, the \
+ungrateful, the arrogant, the deceitful, the envious and the unsocial. I can be injured by \
+none of them, for no one can fix on me what is ugly.
+The Narrator: Those lines are all that survives of his evenings by the river.
+
+## What he left
+
+The Narrator: He never meant the notebooks for us. They passed from hand to hand for a \
+thousand years, copied by monks who did not always understand them, until a printer in Zurich \
+set them in type in the year fifteen fifty nine. Today they are read by soldiers and students, \
+by prisoners and presidents, and by anyone who has had to keep going through a long winter.
+"""
+
+
+def test_a_documentary_is_voiced_from_its_own_script_too(
+    server: FakeOpenAI,
+    location: dg.Definitions,
+    instance: dg.DagsterInstance,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The format's own package says how a file becomes its request: narrator, then figures.
+    (tmp_path / "own.txt").write_text(OWN_DOCUMENTARY)
+    assert epochpod("enqueue", "script", str(tmp_path / "own.txt"), "--format", "documentary") == 0
+    episode_id = capsys.readouterr().out.strip()
+    assert work(location, instance) == 1
+    stats = server.stats()
+    assert stats.chat_billed == 0 and stats.speech_billed == 4  # one call per line
+    speech = [r.body for r in server.requests if r.endpoint == "speech"]
+    voices = {body["input"][:30]: body["voice"] for body in speech}
+    assert voices["Begin the morning by saying to"] == "onyx"  # from the file's voice header
+    assert voices["He never meant the notebooks f"] == "fable"  # the narrator's default
+    row = open_catalog().get(episode_id)
+    assert row is not None and row["generation_status"] == "COMPLETED"
+    assert row["type"] == "DOCUMENTARY"
+
+
 # -- the review gate -------------------------------------------------------------------------
 
 

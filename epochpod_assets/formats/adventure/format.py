@@ -17,6 +17,7 @@ from epochpod_assets.catalog.schema import adventure_details
 from epochpod_assets.formats import prose, schemas
 from epochpod_assets.formats.adventure.request import AdventureRequest
 from epochpod_assets.formats.base import (
+    CastMismatch,
     EpisodeFormat,
     FeedEntry,
     Line,
@@ -26,12 +27,16 @@ from epochpod_assets.formats.base import (
     SectionBrief,
     SectionScript,
     TrackPlan,
+    cast_mismatch,
     count_words,
+    minutes_for_words,
+    voice_fields,
 )
 from epochpod_assets.history.dates import HistoricalDate
 from epochpod_assets.providers.base import LengthRejected, StructureRejected, WritingTask
 from epochpod_assets.providers.voices import VOICE_HELP
 from epochpod_assets.scripting import longform
+from epochpod_assets.scripting.scriptfile import ScriptFile
 
 NARRATOR = "Narrator"
 
@@ -151,6 +156,22 @@ class AdventureFormat(EpisodeFormat[AdventureRequest, AdventureOutline, Adventur
             if choices:
                 description += " Your first choice: " + " or ".join(choices) + "."
         return FeedEntry(description, entry_node)
+
+    def own_script_fields(
+        self, script: ScriptFile, title: str, voice_of: Mapping[str, str]
+    ) -> dict[str, Any]:
+        speakers = script.speakers()
+        if len(speakers) != 1:
+            raise cast_mismatch(script, "an adventure has one narrator")
+        depth, choices = _tree_shape(script)
+        words = sum(count_words(line.text) for line in script.spoken_lines())
+        return {
+            "setting": title,
+            "depth": depth,
+            "choices": choices,
+            # One listen is one path from the first node to an ending.
+            "target_minutes": minutes_for_words(words * depth // len(script.sections)),
+        } | voice_fields({"narrator_voice": speakers[0]}, voice_of)
 
     def cast(self, request: AdventureRequest) -> dict[str, str]:
         return {NARRATOR: request.narrator_voice}
@@ -606,3 +627,37 @@ def _decode_script(answer: Any, outline: AdventureOutline) -> dict[str, Any]:
 
 def _encode_script(script: AdventureScript) -> dict[str, Any]:
     return {node.id: {"narration": node.narration} for node in script.nodes}
+
+
+def _tree_shape(parsed: ScriptFile) -> tuple[int, int]:
+    """(depth, choices) of a story file: a complete tree from its first node, every node
+    but the endings with the same number of choices (2 or 3), every ending equally deep."""
+    nodes = {s.node: s for s in parsed.sections}
+    first = parsed.sections[0]
+    problems: list[tuple[int, str]] = []
+    counts = {len(s.choices) for s in parsed.sections if s.choices}
+    choices = counts.pop() if len(counts) == 1 else 0
+    if counts or choices not in (0, 2, 3):
+        problems.append(
+            (first.line, "every node but the endings needs 2 or 3 choices, the same everywhere")
+        )
+    depth, level, seen = 0, [first], {first.node}
+    while level and not problems:
+        depth += 1
+        following = []
+        for section in level:
+            for choice in section.choices:
+                if choice.node in seen:
+                    problems.append((choice.line, f"node {choice.node!r} is reached twice"))
+                seen.add(choice.node)
+                following.append(nodes[choice.node])
+        if following and any(not s.choices for s in level):
+            problems.append((level[0].line, "every ending must be as deep as the others"))
+        level = following
+    if not problems and (unreached := [s for s in parsed.sections if s.node not in seen]):
+        problems.append((unreached[0].line, f"node {unreached[0].node!r} is never reached"))
+    if not problems and depth > 4:
+        problems.append((first.line, f"the story is {depth} levels deep; at most 4"))
+    if problems:
+        raise CastMismatch([f"line {n}: {message}" for n, message in problems])
+    return depth, choices or 2

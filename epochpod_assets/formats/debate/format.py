@@ -20,13 +20,16 @@ from epochpod_assets.formats.base import (
     Section,
     TrackPlan,
     Verdict,
+    cast_mismatch,
     check_lines,
     count_words,
+    voice_fields,
 )
 from epochpod_assets.formats.debate.request import DebateRequest
 from epochpod_assets.history.dates import HistoricalDate
 from epochpod_assets.providers.base import WritingTask
 from epochpod_assets.providers.voices import VOICE_HELP
+from epochpod_assets.scripting.scriptfile import ScriptFile
 
 # No debater may hold more than this share of the debaters' words (the moderator aside).
 MAX_DEBATE_SHARE = 0.60
@@ -144,6 +147,24 @@ class DebateFormat(EpisodeFormat[DebateRequest, DebateOutline, DebateScript]):
 
     def placeholder_title(self, request: DebateRequest) -> str:
         return f"Generating debate on {request.topic}..."
+
+    def own_script_fields(
+        self, script: ScriptFile, title: str, voice_of: Mapping[str, str]
+    ) -> dict[str, Any]:
+        speakers = script.speakers()
+        if not 3 <= len(speakers) <= 5:
+            raise cast_mismatch(script, "a debate has a moderator, then two to four participants")
+        moderator, *participants = speakers
+        return {
+            "topic": title,
+            "moderator_name": moderator,
+            "participants": [
+                {"name": p, "position": "as argued in the script"}
+                | ({"voice": voice_of[p]} if p in voice_of else {})
+                for p in participants
+            ],
+            "rounds": 1,  # the file's sections are the rounds; this only sizes the plan
+        } | voice_fields({"moderator_voice": moderator}, voice_of)
 
     def cast(self, request: DebateRequest) -> dict[str, str]:
         cast = {request.moderator_name: request.moderator_voice}

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from epochpod_assets.formats import prose, schemas
 from epochpod_assets.formats.base import (
+    CastMismatch,
     EpisodeFormat,
     Line,
     Publication,
@@ -20,15 +21,18 @@ from epochpod_assets.formats.base import (
     SectionBrief,
     SectionScript,
     TrackPlan,
+    cast_mismatch,
     chapters_from_parts,
     check_lines,
     count_words,
+    voice_fields,
 )
-from epochpod_assets.formats.documentary.request import DocumentaryRequest
+from epochpod_assets.formats.documentary.request import MIN_WORDS_PER_PART, DocumentaryRequest
 from epochpod_assets.history.dates import HistoricalDate
 from epochpod_assets.providers.base import WritingTask
 from epochpod_assets.providers.voices import VOICE_HELP
 from epochpod_assets.scripting import longform
+from epochpod_assets.scripting.scriptfile import ScriptFile
 
 # A passage read in character is a quotation's length, not a speech's: the narrator carries
 # the documentary, the figures colour it.
@@ -126,6 +130,31 @@ class DocumentaryFormat(EpisodeFormat[DocumentaryRequest, DocumentaryOutline, Do
         return request.subject
 
     # --- shape --------------------------------------------------------------------------------
+
+    def own_script_fields(
+        self, script: ScriptFile, title: str, voice_of: Mapping[str, str]
+    ) -> dict[str, Any]:
+        speakers = script.speakers()
+        if not 2 <= len(speakers) <= 5:
+            raise cast_mismatch(script, "a documentary has a narrator, then one to four figures")
+        narrator, *figures = speakers
+        parts = len(script.sections)
+        words = sum(count_words(line.text) for line in script.spoken_lines())
+        if words < parts * MIN_WORDS_PER_PART:
+            raise CastMismatch(
+                [
+                    f"script: a documentary part needs {MIN_WORDS_PER_PART} spoken words; "
+                    f"the file's {parts} parts have {words} in all (join parts, or write more)"
+                ]
+            )
+        return {
+            "subject": title,
+            "narrator_name": narrator,
+            "figures": [
+                {"name": f} | ({"voice": voice_of[f]} if f in voice_of else {}) for f in figures
+            ],
+            "parts": parts,  # the file's sections are the parts
+        } | voice_fields({"narrator_voice": narrator}, voice_of)
 
     def cast(self, request: DocumentaryRequest) -> dict[str, str]:
         cast = {request.narrator_name: request.narrator_voice}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -22,15 +22,18 @@ from epochpod_assets.formats.base import (
     SectionBrief,
     SectionScript,
     TrackPlan,
+    cast_mismatch,
     chapters_from_parts,
     check_lines,
     count_words,
+    voice_fields,
 )
 from epochpod_assets.formats.interview.request import InterviewRequest
 from epochpod_assets.history.dates import HistoricalDate
 from epochpod_assets.providers.base import StructureRejected, WritingTask
 from epochpod_assets.providers.voices import VOICE_HELP
 from epochpod_assets.scripting import longform
+from epochpod_assets.scripting.scriptfile import ScriptFile
 
 
 class Guest(BaseModel):
@@ -105,6 +108,17 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
 
     def placeholder_title(self, request: InterviewRequest) -> str:
         return f"Generating interview with {request.guest_name}..."
+
+    def own_script_fields(
+        self, script: ScriptFile, title: str, voice_of: Mapping[str, str]
+    ) -> dict[str, Any]:
+        speakers = script.speakers()
+        if len(speakers) != 2:
+            raise cast_mismatch(script, "an interview has two speakers, host then guest")
+        host, guest = speakers
+        return {"host_name": host, "guest_name": guest, "topic": title} | voice_fields(
+            {"host_voice": host, "guest_voice": guest}, voice_of
+        )
 
     def cast(self, request: InterviewRequest) -> dict[str, str]:
         return {request.host_name: request.host_voice, request.guest_name: request.guest_voice}
