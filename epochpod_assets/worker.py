@@ -19,7 +19,6 @@ from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
 from epochpod_assets import settings
 from epochpod_assets.defs.resources import CatalogResource
-from epochpod_assets.defs.sensors import take_requests
 from epochpod_assets.editorial.revise import EDIT_TAG
 from epochpod_assets.lifecycle import failure_reason, settle_failed_run
 
@@ -108,7 +107,11 @@ def _tick_sensor(
         # The sensor's own log at the level asked for the runs (`epochpod run` and the demo
         # print their own lines; --debug brings both back).
         context.log.setLevel(log_level)
-        # No listening for requests within the tick: this loop ticks again by itself.
+        # No listening for requests within the tick: this loop ticks again by itself. (Imported
+        # here: the sensors read their schedule settings at import, which `epochpod status`
+        # and the other commands that import this module have no need of.)
+        from epochpod_assets.defs.sensors import take_requests
+
         result = (
             take_requests(context, _catalog(defs).get(), wait_seconds=0)
             if name == SENSOR
