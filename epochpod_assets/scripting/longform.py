@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from epochpod_assets.formats.base import EpisodeFormat, SectionBrief, SectionScript
+from epochpod_assets.formats.base import EpisodeFormat, Role, SectionBrief, SectionScript
 from epochpod_assets.providers.base import LengthRejected, Usage, Writer
 from epochpod_assets.scripting.continuity import check_continuity
 
@@ -106,6 +106,38 @@ def run_parallel(work: Callable[[A], B], items: Sequence[A], parallel: int) -> l
     ) as pool:
         futures = [pool.submit(work, item) for item in items]
         return [future.result() for future in futures]
+
+
+# One planned part of a long script: role, chapter, words, its cues (questions, passages),
+# and what it covers.
+PlannedPart = tuple[Role, str, int, list[str], str]
+
+
+def briefs_from_plan(
+    plan: Sequence[PlannedPart],
+    hand_off: Callable[[PlannedPart, bool], str] = lambda part, _last: part[4],
+) -> list[SectionBrief]:
+    """One brief per planned part: its place and words, what the last six body parts before
+    it covered, and where it meets its neighbours (`hand_off(part, last)`: what a previous
+    part ends on when `last`, else what a next one opens with; by default what it covers)."""
+    briefs = []
+    for index, (role, chapter, words, cues, covers) in enumerate(plan):
+        before = [p for p in plan[:index] if p[0] == "body"]
+        briefs.append(
+            SectionBrief(
+                index=index,
+                count=len(plan),
+                role=role,
+                chapter=chapter,
+                words=words,
+                covers=covers,
+                questions=cues,
+                so_far=" ".join(f"{p[1]}: {p[4]}" for p in before[-6:]),
+                previous_hand_off=hand_off(plan[index - 1], True) if index else None,
+                next_hand_off=hand_off(plan[index + 1], False) if index + 1 < len(plan) else None,
+            )
+        )
+    return briefs
 
 
 def check_part(lines_words: int, brief: SectionBrief) -> None:

@@ -230,6 +230,27 @@ Augustus: Because the Senate and people gave it to me, one honour at a time.
 """
 
 
+def voice_own_script(
+    text: str,
+    fmt: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    location: dg.Definitions,
+    instance: dg.DagsterInstance,
+) -> str:
+    """`epochpod enqueue script FILE --format fmt`, then one run of the queue: the episode id."""
+    (tmp_path / "own.txt").write_text(text)
+    assert epochpod("enqueue", "script", str(tmp_path / "own.txt"), "--format", fmt) == 0
+    episode_id = capsys.readouterr().out.strip()
+    assert work(location, instance) == 1
+    return episode_id
+
+
+def spoken_voices(server: FakeOpenAI) -> dict[str, str]:
+    """Each spoken text and the voice the speech server was asked for."""
+    return {r.body["input"]: r.body["voice"] for r in server.requests if r.endpoint == "speech"}
+
+
 def test_own_script_is_voiced_without_a_writer_call(
     server: FakeOpenAI,
     location: dg.Definitions,
@@ -237,14 +258,11 @@ def test_own_script_is_voiced_without_a_writer_call(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    (tmp_path / "own.txt").write_text(OWN_SCRIPT)
-    assert epochpod("enqueue", "script", str(tmp_path / "own.txt"), "--format", "interview") == 0
-    episode_id = capsys.readouterr().out.strip()
-    assert work(location, instance) == 1
+    episode_id = voice_own_script(OWN_SCRIPT, "interview", tmp_path, capsys, location, instance)
     stats = server.stats()
     assert stats.chat_billed == 0
     assert stats.speech_billed == 4
-    voices = {r.body["input"]: r.body["voice"] for r in server.requests if r.endpoint == "speech"}
+    voices = spoken_voices(server)
     assert voices["Today I am talking to the man who ended the Roman Republic."] == "nova"
     row = open_catalog().get(episode_id)
     assert row is not None and row["generation_status"] == "COMPLETED"
@@ -286,14 +304,12 @@ def test_a_documentary_is_voiced_from_its_own_script_too(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The format's own package says how a file becomes its request: narrator, then figures.
-    (tmp_path / "own.txt").write_text(OWN_DOCUMENTARY)
-    assert epochpod("enqueue", "script", str(tmp_path / "own.txt"), "--format", "documentary") == 0
-    episode_id = capsys.readouterr().out.strip()
-    assert work(location, instance) == 1
+    episode_id = voice_own_script(
+        OWN_DOCUMENTARY, "documentary", tmp_path, capsys, location, instance
+    )
     stats = server.stats()
     assert stats.chat_billed == 0 and stats.speech_billed == 4  # one call per line
-    speech = [r.body for r in server.requests if r.endpoint == "speech"]
-    voices = {body["input"][:30]: body["voice"] for body in speech}
+    voices = {text[:30]: voice for text, voice in spoken_voices(server).items()}
     assert voices["Begin the morning by saying to"] == "onyx"  # from the file's voice header
     assert voices["He never meant the notebooks f"] == "fable"  # the narrator's default
     row = open_catalog().get(episode_id)

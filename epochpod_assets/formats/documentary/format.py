@@ -272,7 +272,7 @@ class DocumentaryFormat(EpisodeFormat[DocumentaryRequest, DocumentaryOutline, Do
         first, last = outline.parts[0].title, outline.parts[-1].title
         fixed = {"opening": _OPENING_WORDS, "closing": _CLOSING_WORDS}
         body_words = budget - sum(fixed.values())
-        plan: list[tuple[str, str, int, list[str], str]] = [
+        plan: list[longform.PlannedPart] = [
             ("opening", first, fixed["opening"], [],
              f"{narrator} welcomes listeners to Epoch Pod and sets out the story of "
              f"{outline.subject}."),
@@ -292,24 +292,7 @@ class DocumentaryFormat(EpisodeFormat[DocumentaryRequest, DocumentaryOutline, Do
             ("closing", last, fixed["closing"], [],
              f"{narrator} draws the story of {outline.subject} to its end and signs off.")
         )  # fmt: skip
-        briefs = []
-        for index, (role, chapter, words, passages, covers) in enumerate(plan):
-            before = [p for p in plan[:index] if p[0] == "body"]
-            briefs.append(
-                SectionBrief(
-                    index=index,
-                    count=len(plan),
-                    role=role,
-                    chapter=chapter,
-                    words=words,
-                    covers=covers,
-                    questions=passages,
-                    so_far=" ".join(f"{p[1]}: {p[4]}" for p in before[-6:]),
-                    previous_hand_off=plan[index - 1][4] if index else None,
-                    next_hand_off=plan[index + 1][4] if index + 1 < len(plan) else None,
-                )
-            )
-        return briefs
+        return longform.briefs_from_plan(plan)
 
     def section_task(
         self, request: DocumentaryRequest, outline: DocumentaryOutline, brief: SectionBrief

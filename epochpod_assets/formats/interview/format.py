@@ -17,7 +17,6 @@ from epochpod_assets.formats.base import (
     Line,
     Publication,
     RenderedTrackInfo,
-    Role,
     Section,
     SectionBrief,
     SectionScript,
@@ -188,7 +187,7 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
         # Parts per outline section in proportion to its share of the budget; each section
         # gets the same share because the outline gives each the same weight.
         shares = longform.split_words(body_words, len(outline.sections))
-        plan: list[_Part] = [
+        plan: list[longform.PlannedPart] = [
             ("opening", "Introduction", fixed["opening"], [], f"{host} welcomes listeners and "
              f"introduces {guest}, {outline.guest.role}, and the topic: {outline.topic}."),
         ]  # fmt: skip
@@ -206,28 +205,9 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
             ("closing", "Closing", fixed["closing"], [],
              f"{host} thanks {guest} and closes the show.")
         )  # fmt: skip
-        briefs = []
-        for index, (role, chapter, words, questions, covers) in enumerate(plan):
-            before = [p for p in plan[:index] if p[0] == "body"]
-            briefs.append(
-                SectionBrief(
-                    index=index,
-                    count=len(plan),
-                    role=role,
-                    chapter=chapter,
-                    words=words,
-                    covers=covers,
-                    questions=questions,
-                    so_far=" ".join(f"{p[1]}: {p[4]}" for p in before[-6:]),
-                    previous_hand_off=_hand_off(plan[index - 1], host, guest, last=True)
-                    if index
-                    else None,
-                    next_hand_off=_hand_off(plan[index + 1], host, guest, last=False)
-                    if index + 1 < len(plan)
-                    else None,
-                )
-            )
-        return briefs
+        return longform.briefs_from_plan(
+            plan, lambda part, last: _hand_off(part, host, guest, last=last)
+        )
 
     def section_task(
         self, request: InterviewRequest, outline: InterviewOutline, brief: SectionBrief
@@ -413,9 +393,6 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
         return InterviewScript(sections=[intro, *body, outro])
 
 
-# role, chapter, words, questions, what it covers
-_Part = tuple[Role, str, int, list[str], str]
-
 # The offline opening and closing are fixed lines of about this many words.
 _OPENING_WORDS = 40
 _CLOSING_WORDS = 16
@@ -453,9 +430,7 @@ def _outro(host: str, guest: str) -> list[Line]:
     ]
 
 
-def _hand_off(
-    part: tuple[str, str, int, list[str], str], host: str, guest: str, *, last: bool
-) -> str:
+def _hand_off(part: longform.PlannedPart, host: str, guest: str, *, last: bool) -> str:
     """The line where a neighbouring part meets this one: what the previous part ends on, or
     what the next one opens with."""
     role, chapter, _, questions, covers = part
