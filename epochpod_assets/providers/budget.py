@@ -21,8 +21,9 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from epochpod_assets import settings
@@ -270,11 +271,36 @@ def _prices(provider: Writer | Voice | None) -> Prices:
 @dataclass
 class Allowance:
     """What one stage may still spend: the cap, less what was spent before the stage and what
-    the stages after it are estimated to need."""
+    the stages after it are estimated to need.
+
+    One allowance arms every provider of the stage, and calls run in parallel (segments are
+    spoken concurrently; a long script is spoken while it is written), so the cost of calls
+    in flight is reserved here, writer's and voice's alike: without that, a writer call and a
+    speech call could each see room for one more and both spend it.
+    """
 
     stage: str
     usd: float
     cap: float
+    _reserved: float = field(default=0.0, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @contextmanager
+    def spending(self, usage: Usage, call_usd: float, doing: str) -> Iterator[None]:
+        """Holds `call_usd` for the call made inside the block, or raises BudgetExceeded
+        before it if what the stage spent, the calls in flight and this one would pass the
+        allowance. A finished call is briefly counted twice (in `usage` and still held): the
+        check errs towards stopping, never towards overspending."""
+        with self._lock:
+            committed = usage.usd + self._reserved
+            if committed + call_usd > self.usd:
+                raise self.refuse(committed, call_usd, doing)
+            self._reserved += call_usd
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._reserved -= call_usd
 
     def refuse(self, spent: float, call_usd: float, doing: str) -> BudgetExceeded:
         return BudgetExceeded(
@@ -307,8 +333,8 @@ class BudgetedWriter:
             # prompt (scripts are about that, outlines shorter).
             tokens = _prompt_tokens(task)
             call_usd = self.prices.llm_usd(self.model, tokens, tokens)
-            if usage.usd + call_usd > allowance.usd:
-                raise allowance.refuse(usage.usd, call_usd, f"writing the {task.name}")
+            with allowance.spending(usage, call_usd, f"writing the {task.name}"):
+                return self.inner.write(task, usage)
         return self.inner.write(task, usage)
 
     def close(self) -> None:
@@ -318,11 +344,8 @@ class BudgetedWriter:
 
 
 class BudgetedVoice:
-    """A voice that refuses a segment whose characters the stage's allowance cannot pay for.
-
-    Segments are spoken in parallel, so the cost of calls in flight is reserved up front:
-    without that, several threads could each see room for one more segment and all spend it.
-    """
+    """A voice that refuses a segment whose characters the stage's allowance cannot pay for
+    (with what calls in flight hold: `Allowance.spending`)."""
 
     def __init__(self, inner: Voice, prices: Prices) -> None:
         self.inner = inner
@@ -330,8 +353,6 @@ class BudgetedVoice:
         self.model = inner.model
         self.prices = prices
         self._allowance: Allowance | None = None
-        self._reserved = 0.0
-        self._lock = threading.Lock()
 
     def arm(self, allowance: Allowance) -> None:
         self._allowance = allowance
@@ -348,18 +369,8 @@ class BudgetedVoice:
             return self.inner.synthesize(text, voice, usage, instructions)
         # Exact, not estimated: speech is billed per input character.
         call_usd = self.prices.tts_usd(self.model, len(text))
-        with self._lock:
-            # A finished call is briefly counted twice (in usage and still reserved): the
-            # check errs towards stopping, never towards overspending.
-            committed = usage.usd + self._reserved
-            if committed + call_usd > allowance.usd:
-                raise allowance.refuse(committed, call_usd, f"speaking {len(text)} characters")
-            self._reserved += call_usd
-        try:
+        with allowance.spending(usage, call_usd, f"speaking {len(text)} characters"):
             return self.inner.synthesize(text, voice, usage, instructions)
-        finally:
-            with self._lock:
-                self._reserved -= call_usd
 
     def close(self) -> None:
         close = getattr(self.inner, "close", None)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -14,12 +16,14 @@ from epochpod_assets.defs.assets.research import episode_research
 from epochpod_assets.formats import format_for
 from epochpod_assets.formats.base import section_words
 from epochpod_assets.intake import open_catalog
-from epochpod_assets.providers.base import Usage
+from epochpod_assets.providers.base import Speech, Usage
 from epochpod_assets.providers.budget import (
     CHARS_PER_WORD,
     Allowance,
     BudgetedVoice,
+    BudgetedWriter,
     BudgetExceeded,
+    _prompt_tokens,
     estimate_episode,
     max_episode_usd,
     spent_usd,
@@ -212,3 +216,52 @@ def test_a_stage_is_stopped_before_the_segment_that_would_cross_the_cap(
     assert server.stats().speech_billed == 2
     assert usage.tts_characters == 2 * len(text)
     voice.close()
+
+
+class _HeldWriter:
+    """An OpenAI writer whose call stays in flight until released."""
+
+    provider, model = "openai", "gpt-4o-mini"
+
+    def __init__(self) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def write(self, task: Any, usage: Usage) -> Any:
+        self.started.set()
+        assert self.release.wait(10)
+        return task.template()
+
+
+class _FreeVoice:
+    provider, model = "openai", "tts-1"
+
+    def synthesize(self, text: str, voice: str, usage: Usage, instructions: Any = None) -> Any:
+        return Speech(b"", 24000)
+
+
+def test_a_writer_call_in_flight_holds_its_cost_against_speech_spoken_at_the_same_time() -> None:
+    """A long script is spoken while it is written, under one allowance: a speech call that
+    fits alone is refused while a writer call that would leave it no room is in flight."""
+    task = format_for("INTERVIEW").outline_task(parse_request(REQUESTS["interview"]))
+    inner = _HeldWriter()
+    writer, voice = BudgetedWriter(inner, PRICES), BudgetedVoice(_FreeVoice(), PRICES)  # type: ignore[arg-type]
+    text = "The library is burning, and the scrolls will not wait for us."
+    speech_usd = PRICES.tts_usd("tts-1", len(text))
+    tokens = _prompt_tokens(task)
+    writer_usd = PRICES.llm_usd("gpt-4o-mini", tokens, tokens)
+    # Room for either call alone, not for both at once.
+    room = max(writer_usd, speech_usd) + min(writer_usd, speech_usd) / 2
+    allowance = Allowance(stage="script", usd=room, cap=1.0)
+    writer.arm(allowance)
+    voice.arm(allowance)
+    usage = Usage()
+    writing = threading.Thread(target=writer.write, args=(task, usage))
+    writing.start()
+    assert inner.started.wait(10)
+
+    with pytest.raises(BudgetExceeded, match="speaking"):
+        voice.synthesize(text, "nova", usage)
+
+    inner.release.set()
+    writing.join()
+    voice.synthesize(text, "nova", usage)  # the writer's hold is gone (the stub bills nothing)
