@@ -60,6 +60,10 @@ class EditRefused(ValueError):
     """An editorial action the episode cannot take now; the message says why. Nothing written."""
 
 
+class NoSuchEpisode(EditRefused):
+    """No episode has the id. Nothing written."""
+
+
 @dataclass(frozen=True)
 class GenerationSpend:
     usd: float
@@ -388,7 +392,7 @@ class Catalog:
                 sa.select(episodes.c.generation_status).where(episodes.c.id == episode_id)
             ).scalar_one_or_none()
             if status is None:
-                raise EditRefused(f"no episode {episode_id}")
+                raise NoSuchEpisode(f"no episode {episode_id!r}")
             if status not in allowed:
                 states = ", ".join(sorted(s.value for s in allowed))
                 raise EditRefused(f"{episode_id} is {status}; this needs {states}")

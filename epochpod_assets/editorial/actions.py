@@ -20,7 +20,7 @@ import dagster as dg
 
 from epochpod_assets import settings
 from epochpod_assets.catalog import Catalog
-from epochpod_assets.catalog.store import EditRefused
+from epochpod_assets.catalog.store import EditRefused, NoSuchEpisode
 from epochpod_assets.editorial import plain
 from epochpod_assets.formats import EpisodeFormat, format_for
 from epochpod_assets.requests import RequestError, parse_request
@@ -118,10 +118,10 @@ def clean_note(note: str | None, *, required: bool) -> str | None:
 def _queue(
     db: Catalog, episode_id: str, kind: str, allowed: frozenset[Stage], **fields: Any
 ) -> int:
-    if db.get(episode_id) is None:
-        raise UnknownEpisode([f"episode_id: no episode {episode_id!r}"])
     try:
         return db.add_edit(episode_id, kind, allowed=allowed, **fields)
+    except NoSuchEpisode as error:
+        raise UnknownEpisode([f"episode_id: {error}"]) from None
     except EditRefused as error:
         raise EditError([f"episode: {error}"]) from None
 

@@ -150,7 +150,7 @@ def script_for(
     store: MediaStore, fmt: EpisodeFormat[Any, Any, Any], request: Any, outline: Any
 ) -> Any:
     parsed = load_file(store, request)
-    if "nodes" in fmt.script_model.model_fields:
+    if branching(fmt):
         return fmt.script_model.model_validate(
             {
                 "nodes": [

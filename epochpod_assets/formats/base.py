@@ -142,13 +142,20 @@ def section_words(sections: Iterable[Section]) -> int:
     return sum(count_words(line.text) for s in sections for line in s.lines)
 
 
+def reject_unknown_speakers(spoken: Iterable[str], cast: Iterable[str]) -> None:
+    """StructureRejected naming any speaker outside the cast."""
+    if unknown := set(spoken) - set(cast):
+        raise StructureRejected(
+            f"unknown speakers {sorted(unknown)}; the cast is {sorted(set(cast))}"
+        )
+
+
 def check_lines(sections: Sequence[Section], cast: Iterable[str], budget: int) -> None:
     """Reject a script that an audio render would get wrong: unknown speakers, a silent cast
     member, or a length far from the budget. Raises ValueError naming the problem."""
     cast = set(cast)
     spoken = {line.speaker for s in sections for line in s.lines}
-    if unknown := spoken - cast:
-        raise StructureRejected(f"unknown speakers {sorted(unknown)}; the cast is {sorted(cast)}")
+    reject_unknown_speakers(spoken, cast)
     if silent := cast - spoken:
         raise CastRejected(f"cast members who never speak: {sorted(silent)}")
     if any(not line.text.strip() for s in sections for line in s.lines):

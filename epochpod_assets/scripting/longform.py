@@ -17,11 +17,19 @@ the episode fails with the reason like any other invalid script.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from epochpod_assets.formats.base import EpisodeFormat, Role, SectionBrief, SectionScript
+from epochpod_assets.formats.base import (
+    EpisodeFormat,
+    Line,
+    Role,
+    SectionBrief,
+    SectionScript,
+    count_words,
+    reject_unknown_speakers,
+)
 from epochpod_assets.providers.base import LengthRejected, Usage, Writer
 from epochpod_assets.scripting.continuity import check_continuity
 
@@ -138,6 +146,14 @@ def briefs_from_plan(
             )
         )
     return briefs
+
+
+def check_part_lines(lines: Sequence[Line], cast: Iterable[str], brief: SectionBrief) -> None:
+    """A dialogue part's lines: every speaker in the cast, and a body part within its length
+    (the opening and closing are short and fixed in purpose)."""
+    reject_unknown_speakers((line.speaker for line in lines), cast)
+    if brief.role == "body":
+        check_part(sum(count_words(line.text) for line in lines), brief)
 
 
 def check_part(lines_words: int, brief: SectionBrief) -> None:

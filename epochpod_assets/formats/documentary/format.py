@@ -307,23 +307,15 @@ class DocumentaryFormat(EpisodeFormat[DocumentaryRequest, DocumentaryOutline, Do
             f"Outline JSON: {outline.model_dump_json()}\n"
             f"Request JSON: {request.model_dump_json()}"
         )
-        speakers = set(self.cast(request))
-
-        def check(part: SectionScript) -> None:
-            if unknown := {line.speaker for line in part.lines} - speakers:
-                raise ValueError(
-                    f"unknown speakers {sorted(unknown)}; the cast is {sorted(speakers)}"
-                )
-            if brief.role == "body":  # the opening and closing are short and fixed in purpose
-                longform.check_part(sum(count_words(line.text) for line in part.lines), brief)
-
         return WritingTask(
             name=f"documentary part {brief.index + 1} of {brief.count}",
             schema=SectionScript,
             instructions=SYSTEM,
             prompt=prompt,
             template=lambda: self._offline_part(request, outline, brief),
-            check=check,
+            check=lambda part: longform.check_part_lines(
+                part.lines, set(self.cast(request)), brief
+            ),
             json_schema=_section_schema(request, outline, brief),
             decode=_decode_lines,
             encode=lambda part: _part_wire(

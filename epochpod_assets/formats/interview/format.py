@@ -29,7 +29,7 @@ from epochpod_assets.formats.base import (
 )
 from epochpod_assets.formats.interview.request import InterviewRequest
 from epochpod_assets.history.dates import HistoricalDate
-from epochpod_assets.providers.base import StructureRejected, WritingTask
+from epochpod_assets.providers.base import WritingTask
 from epochpod_assets.providers.voices import VOICE_HELP
 from epochpod_assets.scripting import longform
 from epochpod_assets.scripting.scriptfile import ScriptFile
@@ -221,23 +221,15 @@ class InterviewFormat(EpisodeFormat[InterviewRequest, InterviewOutline, Intervie
             f"Outline JSON: {outline.model_dump_json()}\n"
             f"Request JSON: {request.model_dump_json()}"
         )
-        speakers = {request.host_name, outline.guest.name}
-
-        def check(part: SectionScript) -> None:
-            if unknown := {line.speaker for line in part.lines} - speakers:
-                raise StructureRejected(
-                    f"unknown speakers {sorted(unknown)}; the cast is {sorted(speakers)}"
-                )
-            if brief.role == "body":  # the opening and closing are short and fixed in purpose
-                longform.check_part(sum(count_words(line.text) for line in part.lines), brief)
-
         return WritingTask(
             name=f"interview part {brief.index + 1} of {brief.count}",
             schema=SectionScript,
             instructions=SYSTEM,
             prompt=prompt,
             template=lambda: self._offline_part(request, outline, brief),
-            check=check,
+            check=lambda part: longform.check_part_lines(
+                part.lines, {request.host_name, outline.guest.name}, brief
+            ),
             json_schema=schemas.obj(
                 {
                     "lines": schemas.lines(
